@@ -1,0 +1,179 @@
+"""The ``liaowang`` command.
+
+Exit codes: 0 done, 1 failed while running, 2 refused (bad arguments, file, configuration or
+store URL) with a one-line reason on standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from liaowang import __version__
+from liaowang.config import ConfigError, Settings, load_config
+from pipelines.replay import Progress
+from pipelines.sinks.base import Sink
+from pipelines.sinks.jsonl import JsonlSink
+from pipelines.sinks.store import StoreSink
+from pipelines.store import open_store
+from pipelines.store.base import Store, StoreError
+from sensor.capture import CaptureError
+
+
+class Refused(Exception):
+    """Input the command will not work with; the message is shown as is, exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (Refused, ConfigError, CaptureError, StoreError) as exc:
+        print(f"liaowang: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liaowang", description="Network security situational awareness for 5G core "
+                                     "and industrial control networks.")
+    parser.add_argument("--version", action="version", version=f"liaowang {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_up(commands)
+    _add_replay(commands)
+    _add_console(commands)
+    return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML configuration file")
+
+
+def _add_up(commands: argparse._SubParsersAction) -> None:
+    up = commands.add_parser("up", help="console + sensor + embedded store on one machine")
+    _config_arg(up)
+    up.add_argument("--store", metavar="URL", help="store URL (default from the configuration)")
+    up.add_argument("--host", help="console address (default 127.0.0.1)")
+    up.add_argument("--port", type=int, help="console port (default 8080)")
+    up.set_defaults(run=run_up)
+
+
+def _add_replay(commands: argparse._SubParsersAction) -> None:
+    replay = commands.add_parser("replay", help="run the sensor over capture files")
+    replay.add_argument("pcaps", nargs="+", metavar="PCAP", help="pcap or pcapng files")
+    replay.add_argument("--store", metavar="URL",
+                        help="store events here (sqlite:///path.db or http(s)://host:9200)")
+    replay.add_argument("--jsonl", metavar="PATH", help="write JSON lines to PATH ('-': stdout)")
+    replay.add_argument("--observer", metavar="NAME", help="sensor name in the events")
+    _config_arg(replay)
+    replay.set_defaults(run=run_replay)
+
+
+def _add_console(commands: argparse._SubParsersAction) -> None:
+    console = commands.add_parser("console", help="the web console and API")
+    _config_arg(console)
+    console.add_argument("--store", metavar="URL", help="store URL")
+    console.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    console.add_argument("--port", type=int, help="port (default 8080)")
+    console.set_defaults(run=run_console)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_config(args.config)
+    updates = {}
+    if getattr(args, "store", None):
+        updates["store"] = settings.store.model_copy(update={"url": args.store})
+    console = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None)}
+    if console:
+        updates["console"] = settings.console.model_copy(update=console)
+    if getattr(args, "observer", None):
+        updates["sensor"] = settings.sensor.model_copy(update={"name": args.observer})
+    return settings.model_copy(update=updates)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from pipelines.replay import open_captures, replay
+
+    settings = _settings(args)
+    captures = open_captures(args.pcaps)
+    sinks: list[Sink] = []
+    if args.jsonl:
+        sinks.append(JsonlSink.open(args.jsonl))
+    if args.store or not args.jsonl:
+        sinks.append(StoreSink(open_store(settings.store.url)))
+    with _progress_bar(sum(c.size for c in captures)) as progress:
+        summary = replay(captures, sinks, settings.sensor, progress)
+    for sink in sinks:
+        sink.close()
+    print(summary.line(), file=sys.stderr)
+    return 0
+
+
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Progress | None]:
+    """A progress bar on a terminal; nothing when standard error is not one."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="B", unit_scale=True, desc="replay", leave=False) as bar:
+        yield lambda done, _total: bar.update(done)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = open_store(settings.store.url)
+    _serve(store, settings)
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = open_store(settings.store.url)
+    stop = threading.Event()
+    sensor = threading.Thread(target=_demo_sensor, args=(store, settings, stop),
+                              name="demo-sensor", daemon=True)
+    sensor.start()
+    print(f"Liaowang console: http://{settings.console.host}:{settings.console.port}/ "
+          f"(store {settings.store.url}; replaying the demo capture)", file=sys.stderr)
+    try:
+        _serve(store, settings)
+    finally:
+        stop.set()
+        sensor.join(timeout=5)
+    return 0
+
+
+def _demo_sensor(store: Store, settings: Settings, stop: threading.Event) -> None:
+    from sensor.demo import live_frames
+    from sensor.engine import Sensor
+
+    flows = settings.sensor.flows
+    sensor = Sensor(settings.sensor.name, idle_timeout_s=flows.idle_timeout,
+                    active_timeout_s=flows.active_timeout, max_flows=flows.max_flows,
+                    pcap_file="demo.pcap")
+    for batch in live_frames(stop):
+        events = sensor.process(batch)
+        if events:
+            store.write(events)
+    store.write(sensor.finish())
+
+
+def _serve(store: Store, settings: Settings) -> None:
+    import uvicorn
+
+    from console.app import create_app
+
+    app = create_app(store, settings)
+    uvicorn.run(app, host=settings.console.host, port=settings.console.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

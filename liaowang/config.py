@@ -1,0 +1,113 @@
+"""Configuration: one YAML file, validated on load.
+
+Every section has defaults, so no file at all is a valid configuration. A wrong key or a wrong
+type is refused with :class:`ConfigError`, which names the file, the line, the key and the reason.
+
+>>> load_config(None).store.url
+'sqlite:var/liaowang/events.db'
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; ``str()`` is ``file:line: key: reason``."""
+
+    def __init__(self, path: str, line: int | None, key: str, reason: str) -> None:
+        self.path, self.line, self.key, self.reason = path, line, key, reason
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class StoreSettings(Section):
+    url: str = "sqlite:var/liaowang/events.db"
+
+
+class FlowSettings(Section):
+    idle_timeout: Seconds = 60.0
+    active_timeout: Seconds = 1800.0
+    max_flows: Annotated[int, Field(ge=1)] = 1_000_000
+
+
+class SensorSettings(Section):
+    name: str = Field(default_factory=socket.gethostname)
+    flows: FlowSettings = FlowSettings()
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
+    analyzers: list[str] | None = None
+
+
+class ConsoleSettings(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+
+
+class Settings(Section):
+    store: StoreSettings = StoreSettings()
+    sensor: SensorSettings = SensorSettings()
+    console: ConsoleSettings = ConsoleSettings()
+
+
+def load_config(path: str | Path | None) -> Settings:
+    """Read and validate a configuration file; ``None`` gives the defaults."""
+    if path is None:
+        return Settings()
+    name = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(name, None, "", exc.strerror or str(exc)) from exc
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(name, mark.line + 1 if mark else None, "", reason) from exc
+    if data is None:
+        return Settings()
+    if not isinstance(data, dict):
+        raise ConfigError(name, 1, "", "the configuration must be a mapping of sections")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise _located(name, root, exc.errors()[0]) from exc
+
+
+def _located(path: str, root: yaml.Node | None, error: Any) -> ConfigError:
+    loc = [str(part) for part in error["loc"]]
+    reason = error["msg"]
+    if error["type"] == "extra_forbidden":
+        reason = "unknown key"
+    return ConfigError(path, _line_of(root, loc), ".".join(loc), reason)
+
+
+def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
+    """1-based line of the deepest YAML node on the path ``loc``."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if k.value == part]
+            if not match:
+                break
+            key, node = match[0]
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

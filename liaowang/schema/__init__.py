@@ -1,0 +1,157 @@
+"""The event schema: one artifact, enforced.
+
+Each file in ``fields/`` is a fragment: ``base.yml`` lists the fields every event may carry, and
+``<dataset>.yml`` the fields of one dataset (an analyzer's namespace). A field is declared by its
+dotted ECS name and an Elasticsearch type. From these fragments come the JSON Schema that tests
+validate every emitted event against, and the Elasticsearch index template.
+
+>>> FIELDS["modbus.function_code"].type
+'integer'
+>>> validate({"event": {"kind": "event"}})[:2]
+["missing required field '@timestamp'", "missing required field 'event.dataset'"]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+JSON_TYPES: dict[str, str] = {
+    "date": "string",
+    "keyword": "string",
+    "ip": "string",
+    "integer": "integer",
+    "long": "integer",
+    "float": "number",
+    "boolean": "boolean",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    name: str
+    type: str
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+
+
+def _load_fragment(name: str) -> dict[str, FieldSpec]:
+    text = resources.files(__package__).joinpath("fields", f"{name}.yml").read_text()
+    raw: dict[str, dict[str, Any]] = yaml.safe_load(text) or {}
+    specs = {}
+    for field, decl in raw.items():
+        enum = decl.get("enum")
+        specs[field] = FieldSpec(field, decl["type"], bool(decl.get("required")),
+                                 tuple(enum) if enum else None)
+    return specs
+
+
+def _fragment_names() -> list[str]:
+    folder = resources.files(__package__).joinpath("fields")
+    return sorted(p.name.removesuffix(".yml") for p in folder.iterdir() if p.name.endswith(".yml"))
+
+
+BASE: dict[str, FieldSpec] = _load_fragment("base")
+DATASETS: dict[str, dict[str, FieldSpec]] = {
+    name: _load_fragment(name) for name in _fragment_names() if name != "base"
+}
+
+
+def _merge_fields() -> dict[str, FieldSpec]:
+    merged = {name: FieldSpec(name, spec.type, enum=spec.enum) for name, spec in BASE.items()}
+    for fragment in DATASETS.values():
+        for name, spec in fragment.items():
+            known = merged.get(name)
+            if known is not None and known.type != spec.type:
+                raise TypeError(f"field {name} declared as {known.type} and {spec.type}")
+            merged[name] = FieldSpec(name, spec.type, enum=spec.enum or (known and known.enum))
+    return merged
+
+
+FIELDS: dict[str, FieldSpec] = _merge_fields()
+
+
+def required_fields(dataset: str) -> list[str]:
+    """Names of the fields an event of ``dataset`` must carry."""
+    fragment = DATASETS.get(dataset, {})
+    names = [n for n, s in BASE.items() if s.required]
+    return names + [n for n, s in fragment.items() if s.required and n not in names]
+
+
+def _leaf_schema(spec: FieldSpec) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": JSON_TYPES[spec.type]}
+    if spec.type == "date":
+        schema["format"] = "date-time"
+    if spec.type == "ip":
+        schema["anyOf"] = [{"format": "ipv4"}, {"format": "ipv6"}]
+    if spec.enum:
+        schema["enum"] = list(spec.enum)
+    return schema
+
+
+def _nest(leaves: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Turn dotted names into nested objects that refuse unknown keys."""
+    root: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+    for dotted, leaf in leaves.items():
+        node = root
+        *parents, last = dotted.split(".") if not dotted.startswith("@") else [dotted]
+        for part in parents:
+            node = node["properties"].setdefault(
+                part, {"type": "object", "properties": {}, "additionalProperties": False})
+        node["properties"][last] = leaf
+    return root
+
+
+def _nested_required(names: list[str]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for dotted in names:
+        node = root
+        *parents, last = dotted.split(".") if not dotted.startswith("@") else [dotted]
+        for part in parents:
+            node.setdefault("required", [])
+            if part not in node["required"]:
+                node["required"].append(part)
+            node = node.setdefault("properties", {}).setdefault(part, {})
+        node.setdefault("required", []).append(last)
+    return root
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a Liaowang event."""
+    schema = _nest({name: _leaf_schema(spec) for name, spec in FIELDS.items()})
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Liaowang event"
+    dataset_node = schema["properties"]["event"]["properties"]["dataset"]
+    dataset_node["enum"] = sorted(DATASETS)
+    schema["allOf"] = [
+        {"if": {"required": ["event"], "properties": {"event": {
+            "required": ["dataset"], "properties": {"dataset": {"const": ds}}}}},
+         "then": _nested_required(required_fields(ds))}
+        for ds in sorted(DATASETS)
+    ] + [_nested_required(required_fields(""))]
+    return schema
+
+
+_validator = None
+
+
+def validate(event: dict[str, Any]) -> list[str]:
+    """Return what is wrong with ``event`` (an empty list when it conforms)."""
+    global _validator
+    if _validator is None:
+        import jsonschema
+
+        _validator = jsonschema.Draft202012Validator(
+            json_schema(), format_checker=jsonschema.FormatChecker())
+    return sorted({_describe(err) for err in _validator.iter_errors(event)})
+
+
+def _describe(err: Any) -> str:
+    where = ".".join(str(p) for p in err.absolute_path)
+    if err.validator == "required":
+        missing = err.message.split("'")[1]
+        return f"missing required field '{where + '.' if where else ''}{missing}'"
+    return f"{where or '<event>'}: {err.message}"

@@ -1,0 +1,2 @@
+"""Where events go: one sink per module, all with the :class:`~pipelines.sinks.base.Sink`
+interface."""

@@ -1,0 +1,42 @@
+"""JSON lines: one event per line, to a file or standard output.
+
+>>> import io
+>>> out = io.StringIO()
+>>> JsonlSink(out).write([{"event": {"id": "a"}}])
+>>> out.getvalue()
+'{"event":{"id":"a"}}\\n'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from pipelines.sinks.base import Event, Sink
+
+
+class JsonlSink(Sink):
+    def __init__(self, stream: IO[str], owns_stream: bool = False) -> None:
+        self.stream = stream
+        self.owns_stream = owns_stream
+
+    @classmethod
+    def open(cls, target: str) -> JsonlSink:
+        """``-`` is standard output; anything else a file path (appended to)."""
+        if target == "-":
+            return cls(sys.stdout)
+        return cls(open(target, "a", encoding="utf-8"), owns_stream=True)  # noqa: SIM115
+
+    def write(self, events: Sequence[Event]) -> None:
+        dumps = json.dumps
+        self.stream.write("".join(dumps(e, separators=(",", ":")) + "\n" for e in events))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.flush()
+        if self.owns_stream:
+            self.stream.close()

@@ -1,0 +1,139 @@
+"""Choosing an analyzer for a flow and feeding it reassembled payload.
+
+Ports are hints: an analyzer is tried on a flow when one end uses one of its ports, and kept only
+if its ``probe`` accepts the first payload. A protocol violation disables the analyzer for that
+flow with one ``weird``; an exception inside an analyzer becomes a ``weird`` named
+``analyzer_exception`` (``strict`` re-raises it instead, for tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sensor.analyzers.base import AnalyzerSpec, Malformed, NeedMore, Parsed
+from sensor.decode import Packet
+from sensor.flows import TCP_SYN, Flow
+from sensor.reassembly import TcpStream
+
+PROBING, CONFIRMED, DISABLED = "probing", "confirmed", "disabled"
+
+
+@dataclass(slots=True)
+class AppOutput:
+    """A PDU's protocol fields, or the name of a weird, found on ``frame``."""
+
+    frame: int
+    to_server: bool
+    analyzer: str
+    fields: dict[str, Any] | None = None
+    weird: str | None = None
+    detail: str | None = None
+
+
+class AppSession:
+    """One analyzer attached to one flow."""
+
+    def __init__(self, spec: AnalyzerSpec, server_is_destination: bool, strict: bool) -> None:
+        self.spec = spec
+        self.server_is_destination = server_is_destination
+        self.strict = strict
+        self.state = PROBING
+        self.buffers = (bytearray(), bytearray())
+        self.streams = (TcpStream(), TcpStream()) if spec.transport == "tcp" else None
+
+    def feed(self, packet: Packet, from_source: bool) -> list[AppOutput]:
+        if self.state == DISABLED:
+            return []
+        to_server = from_source == self.server_is_destination
+        if self.streams is None:
+            return self._consume(bytearray(packet.payload), packet.frame, to_server)
+        stream = self.streams[0 if from_source else 1]
+        if packet.tcp_flags & TCP_SYN:
+            stream.start(packet.seq)
+        if not packet.payload:
+            return []
+        out: list[AppOutput] = []
+        buffer = self.buffers[0 if from_source else 1]
+        for data, frame in stream.add(packet.seq, packet.payload, packet.frame):
+            if not data:
+                out.append(self._weird(frame, to_server, "tcp_gap"))
+                buffer.clear()
+                self.state = PROBING if self.state != DISABLED else DISABLED
+                continue
+            buffer += data
+            out += self._consume(buffer, frame, to_server)
+        return out
+
+    def _consume(self, buffer: bytearray, frame: int, to_server: bool) -> list[AppOutput]:
+        out: list[AppOutput] = []
+        if self.state == PROBING and buffer:
+            verdict = self.spec.probe(bytes(buffer))
+            if verdict is None:
+                return out
+            if not verdict:
+                self.state = DISABLED
+                return out
+            self.state = CONFIRMED
+        while buffer and self.state == CONFIRMED:
+            output = self._parse_one(buffer, frame, to_server)
+            if output is None:
+                break
+            out.append(output)
+        return out
+
+    def _parse_one(self, buffer: bytearray, frame: int, to_server: bool) -> AppOutput | None:
+        try:
+            result = self.spec.parse(bytes(buffer), to_server)
+            if isinstance(result, Parsed):
+                del buffer[:result.consumed]
+                fields = self.spec.to_event(result.pdu)
+                return AppOutput(frame, to_server, self.spec.name, fields=fields)
+        except Exception as exc:
+            if self.strict:
+                raise
+            return self._violation(buffer, frame, to_server, "analyzer_exception", repr(exc))
+        if isinstance(result, NeedMore):
+            if result.needed <= self.spec.max_pdu:
+                return None
+            return self._violation(buffer, frame, to_server, f"{self.spec.name}_pdu_too_long")
+        assert isinstance(result, Malformed)
+        return self._violation(buffer, frame, to_server, str(result.reason))
+
+    def _violation(self, buffer: bytearray, frame: int, to_server: bool, name: str,
+                   detail: str | None = None) -> AppOutput:
+        buffer.clear()
+        self.state = DISABLED
+        return self._weird(frame, to_server, name, detail)
+
+    def _weird(self, frame: int, to_server: bool, name: str,
+               detail: str | None = None) -> AppOutput:
+        return AppOutput(frame, to_server, self.spec.name, weird=name, detail=detail)
+
+
+class Dispatcher:
+    """Attaches analyzers to flows by transport and port."""
+
+    def __init__(self, analyzers: tuple[AnalyzerSpec, ...], strict: bool = False) -> None:
+        self.strict = strict
+        self.by_port: dict[tuple[int, int], AnalyzerSpec] = {}
+        proto_numbers = {"tcp": 6, "udp": 17, "sctp": 132}
+        for spec in analyzers:
+            for port in spec.ports:
+                self.by_port[(proto_numbers[spec.transport], port)] = spec
+
+    def session_for(self, flow: Flow) -> AppSession | None:
+        spec = self.by_port.get((flow.proto, flow.dport))
+        if spec is not None:
+            return AppSession(spec, True, self.strict)
+        spec = self.by_port.get((flow.proto, flow.sport))
+        if spec is not None:
+            return AppSession(spec, False, self.strict)
+        return None
+
+    def feed(self, flow: Flow, packet: Packet, from_source: bool) -> list[AppOutput]:
+        if flow.app is None:
+            flow.app = self.session_for(flow) or False
+        if flow.app is False:
+            return []
+        return flow.app.feed(packet, from_source)

@@ -1,0 +1,1 @@
+"""The shipped rule packs (Sigma rules, one per YAML document), folders by domain."""

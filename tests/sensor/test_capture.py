@@ -1,0 +1,59 @@
+"""Capture files: every public capture reads completely; bad files are refused."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from sensor.capture import CaptureError, CaptureFile
+from tests.utils.pcaps import PCAPS, manifest
+
+ROWS = manifest()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["path"] for r in ROWS])
+def test_every_public_capture_reads_all_its_frames(row: dict[str, str]) -> None:
+    capture = CaptureFile(PCAPS / row["path"])
+    frames = list(capture)
+    assert len(frames) == int(row["packets"])
+    assert not capture.truncated
+    assert [f.number for f in frames[:3]] == list(range(1, min(3, len(frames)) + 1))
+
+
+def test_pcapng_big_endian_obsolete_packet_blocks_keep_their_timestamps() -> None:
+    frames = list(CaptureFile(PCAPS / "secdev__scapy/test__pcaps__pfcp.pcap"))
+    assert frames[0].ts_ns == 1586191795010193000  # tshark: frame.time_epoch
+    assert frames[0].linktype == 101
+
+
+def test_a_file_that_is_not_a_capture_is_refused(tmp_path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(CaptureError, match="not a pcap or pcapng capture"):
+        CaptureFile(path)
+
+
+def test_a_missing_file_is_refused(tmp_path) -> None:
+    with pytest.raises(CaptureError, match="No such file"):
+        CaptureFile(tmp_path / "absent.pcap")
+
+
+def test_a_truncated_capture_is_read_up_to_the_break(tmp_path) -> None:
+    whole = (PCAPS / "zeek__zeek/testing__btest__Traces__modbus__modbusSmall.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole[: len(whole) // 2])
+    capture = CaptureFile(cut)
+    frames = list(capture)
+    assert capture.truncated
+    assert 0 < len(frames) < 166
+
+
+def test_nanosecond_pcap_timestamps_are_exact(tmp_path) -> None:
+    header = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1)
+    record = struct.pack("<IIII", 1_700_000_000, 123_456_789, 4, 60) + b"\x00" * 4
+    path = tmp_path / "ns.pcap"
+    path.write_bytes(header + record)
+    (frame,) = CaptureFile(path)
+    assert frame.ts_ns == 1_700_000_000_123_456_789
+    assert frame.wire_len == 60

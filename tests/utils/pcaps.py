@@ -1,0 +1,35 @@
+"""The public captures in ../shared/pcaps, and running the sensor over them in tests."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+from sensor.capture import CaptureFile
+from sensor.engine import Sensor
+
+ROOT = Path(__file__).resolve().parents[2]
+PCAPS = Path(os.environ.get("LIAOWANG_PCAPS", ROOT.parent / "shared" / "pcaps"))
+
+
+def manifest() -> list[dict[str, str]]:
+    with (PCAPS / "MANIFEST.tsv").open(newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def captures_with(protocol: str) -> list[Path]:
+    """Captures in which tshark found ``protocol`` (per the manifest)."""
+    return [PCAPS / row["path"] for row in manifest()
+            if any(p.split(":")[0] == protocol for p in row["protocols_found"].split())]
+
+
+def run_sensor(path: Path, **options: Any) -> list[dict[str, Any]]:
+    """All events of one capture, with analyzer exceptions re-raised (strict)."""
+    options.setdefault("strict", True)
+    sensor = Sensor("test-sensor", pcap_file=path.name, **options)
+    events: list[dict[str, Any]] = []
+    for batch in CaptureFile(path).batches(512):
+        events += sensor.process(batch)
+    return events + sensor.finish()

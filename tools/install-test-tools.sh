@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system tools that `make test` uses for real, from Debian's packages, when missing.
+set -euo pipefail
+
+missing=()
+command -v tshark >/dev/null || missing+=(tshark)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing test tools: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
