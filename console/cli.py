@@ -155,10 +155,7 @@ def _demo_sensor(store: Store, settings: Settings, stop: threading.Event) -> Non
     from sensor.demo import live_frames
     from sensor.engine import Sensor
 
-    flows = settings.sensor.flows
-    sensor = Sensor(settings.sensor.name, idle_timeout_s=flows.idle_timeout,
-                    active_timeout_s=flows.active_timeout, max_flows=flows.max_flows,
-                    pcap_file="demo.pcap")
+    sensor = Sensor.from_settings(settings.sensor, pcap_file="demo.pcap")
     for batch in live_frames(stop):
         events = sensor.process(batch)
         if events:

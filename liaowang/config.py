@@ -47,7 +47,6 @@ class SensorSettings(Section):
     name: str = Field(default_factory=socket.gethostname)
     flows: FlowSettings = FlowSettings()
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
-    analyzers: list[str] | None = None
 
 
 class ConsoleSettings(Section):

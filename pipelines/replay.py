@@ -45,9 +45,7 @@ def replay(captures: Sequence[CaptureFile], sinks: Sequence[Sink], settings: Sen
     summary = ReplaySummary()
     started = time.perf_counter()
     for capture in captures:
-        sensor = Sensor(settings.name, idle_timeout_s=settings.flows.idle_timeout,
-                        active_timeout_s=settings.flows.active_timeout,
-                        max_flows=settings.flows.max_flows, pcap_file=Path(capture.path).name)
+        sensor = Sensor.from_settings(settings, pcap_file=Path(capture.path).name)
         for batch in capture.batches(settings.batch_size):
             _emit(sinks, sensor.process(batch), summary)
             if progress:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from liaowang.config import SensorSettings
 from liaowang.events import event_id, iso_timestamp, new_event
 from sensor.analyzers import ANALYZERS, AnalyzerSpec
 from sensor.capture import Frame
@@ -44,6 +45,13 @@ class Sensor:
         self.flows = FlowTable(idle_timeout_s, active_timeout_s, max_flows)
         self.dispatcher = Dispatcher(analyzers, strict=strict)
         self.stats = SensorStats()
+
+    @classmethod
+    def from_settings(cls, settings: SensorSettings, pcap_file: str | None = None) -> Sensor:
+        flows = settings.flows
+        return cls(settings.name, idle_timeout_s=flows.idle_timeout,
+                   active_timeout_s=flows.active_timeout, max_flows=flows.max_flows,
+                   pcap_file=pcap_file)
 
     def process(self, frames: list[Frame]) -> list[Event]:
         events: list[Event] = []

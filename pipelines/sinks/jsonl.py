@@ -27,7 +27,7 @@ class JsonlSink(Sink):
         """``-`` is standard output; anything else a file path (appended to)."""
         if target == "-":
             return cls(sys.stdout)
-        return cls(open(target, "a", encoding="utf-8"), owns_stream=True)  # noqa: SIM115
+        return cls(open(target, "a", encoding="utf-8"), owns_stream=True)
 
     def write(self, events: Sequence[Event]) -> None:
         dumps = json.dumps

@@ -73,7 +73,9 @@ class Store(ABC):
     @abstractmethod
     def histogram(self, query: str = "", when: TimeRange | None = None,
                   interval_s: int = 60) -> list[Bucket]:
-        """Counts of matching events per time bucket (key: ISO start of the bucket), oldest first."""
+        """Counts of matching events per time bucket (key: ISO start of the bucket), oldest first.
+
+        Buckets are aligned to the epoch; empty buckets are left out."""
 
     @abstractmethod
     def terms(self, field: str, query: str = "", when: TimeRange | None = None,
@@ -83,7 +85,10 @@ class Store(ABC):
     @abstractmethod
     def update_alert(self, event_id: str, changes: dict[str, Any]) -> Event | None:
         """Merge triage ``changes`` (nested, e.g. ``{"alert": {"status": "closed"}}``) into an
-        alert; returns the updated alert, or None when there is no alert with that id."""
+        alert; returns the updated alert, or None when there is no alert with that id.
+
+        The merge is :func:`merge_patch` (RFC 7386: ``None`` removes a key). ``event.id`` and
+        ``event.kind`` cannot change."""
 
     def close(self) -> None:
         """Release connections and files."""
@@ -93,3 +98,21 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """``target`` with the JSON merge patch ``patch`` applied (RFC 7386); inputs are not changed.
+
+    >>> merge_patch({"alert": {"status": "new", "owner": "ana"}}, {"alert": {"status": "closed",
+    ...                                                                       "owner": None}})
+    {'alert': {'status': 'closed'}}
+    """
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged

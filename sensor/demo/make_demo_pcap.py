@@ -38,7 +38,8 @@ class TcpConversation:
 
     def send(self, ts: float, sender: str, flags: int, payload: bytes = b"") -> None:
         receiver = self.server if sender == self.client else self.client
-        sport, dport = (self.sport, self.dport) if sender == self.client else (self.dport, self.sport)
+        forward = sender == self.client
+        sport, dport = (self.sport, self.dport) if forward else (self.dport, self.sport)
         tcp = dpkt.tcp.TCP(sport=sport, dport=dport, seq=self.seq[sender], flags=flags,
                            ack=self.seq[receiver] if flags & dpkt.tcp.TH_ACK else 0,
                            win=8192, data=payload)
@@ -80,7 +81,8 @@ def poll(conv: TcpConversation, ts: float, tid: int, unit: int) -> None:
 def build() -> list[tuple[float, bytes]]:
     random.seed(104)
     frames: list[tuple[float, bytes]] = []
-    links = [TcpConversation(frames, HMI, plc, 49200 + i, 502) for i, plc in enumerate((PLC1, PLC2))]
+    links = [TcpConversation(frames, HMI, plc, 49200 + i, 502)
+             for i, plc in enumerate((PLC1, PLC2))]
     for link in links:
         link.open(START)
     for second in range(60):
@@ -96,8 +98,10 @@ def build() -> list[tuple[float, bytes]]:
     for port, plc in ((40001, PLC1), (40002, PLC2)):
         probe = TcpConversation(frames, SCANNER, plc, port, 502)
         probe.open(START + 40)
-        probe.exchange(START + 40.1, mbap(1, 0, bytes([43, 14, 1, 0])), mbap(1, 0, bytes([0xAB, 1])))
-        probe.exchange(START + 40.2, mbap(2, 0, bytes([8, 0, 1, 0, 0])), mbap(2, 0, bytes([0x88, 1])))
+        device_id = bytes([43, 14, 1, 0])
+        probe.exchange(START + 40.1, mbap(1, 0, device_id), mbap(1, 0, bytes([0xAB, 1])))
+        diagnostics = bytes([8, 0, 1, 0, 0])
+        probe.exchange(START + 40.2, mbap(2, 0, diagnostics), mbap(2, 0, bytes([0x88, 1])))
         probe.close(START + 41)
     for link in links:
         link.close(START + 62)

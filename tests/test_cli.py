@@ -1,0 +1,74 @@
+"""The ``liaowang`` command as a user runs it: a real process, real captures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from liaowang.schema import validate
+from tests.utils.pcaps import PCAPS
+
+LIAOWANG = [str(Path(sys.executable).with_name("liaowang"))]
+SMALL_MODBUS = PCAPS / "zeek__zeek/testing__btest__Traces__modbus__modbusSmall.pcap"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LIAOWANG, *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd)
+
+
+def test_replay_writes_json_lines_to_stdout_and_a_summary_to_stderr() -> None:
+    done = run("replay", str(SMALL_MODBUS), "--jsonl", "-")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    datasets = [e["event"]["dataset"] for e in events]
+    assert datasets.count("modbus") == 32 and datasets.count("flow") == 19
+    assert all(validate(e) == [] for e in events)
+    first = next(e for e in events if e["event"]["dataset"] == "modbus")
+    assert first["pcap"] == {"file": SMALL_MODBUS.name, "frame": 4}
+    assert first["modbus"]["function_code"] == 15
+    summary = done.stderr.strip().splitlines()[-1]
+    assert summary.startswith("packets=166 flows=19 events=51 alerts=0 malformed=0 packets/s=")
+
+
+def test_replay_of_several_files_to_a_jsonl_file(tmp_path) -> None:
+    out = tmp_path / "events.jsonl"
+    other = PCAPS / "OISF__suricata-verify/tests__modbus__modbus.pcap"
+    done = run("replay", str(SMALL_MODBUS), str(other), "--jsonl", str(out))
+    assert done.returncode == 0, done.stderr
+    files = {json.loads(line)["pcap"]["file"] for line in out.read_text().splitlines()}
+    assert files == {SMALL_MODBUS.name, other.name}
+
+
+def test_a_missing_capture_is_refused_with_one_line_and_exit_code_2(tmp_path) -> None:
+    done = run("replay", str(SMALL_MODBUS), str(tmp_path / "absent.pcap"), "--jsonl", "-")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "absent.pcap" in done.stderr
+
+
+def test_a_file_that_is_not_a_capture_is_refused(tmp_path) -> None:
+    notes = tmp_path / "notes.pcap"
+    notes.write_text("these are not packets")
+    done = run("replay", str(notes), "--jsonl", "-")
+    assert done.returncode == 2
+    assert "not a pcap or pcapng capture" in done.stderr
+
+
+def test_a_truncated_capture_is_processed_up_to_the_break(tmp_path) -> None:
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(SMALL_MODBUS.read_bytes()[:7000])
+    done = run("replay", str(cut), "--jsonl", "-")
+    assert done.returncode == 0
+    assert done.stdout.count('"dataset":"modbus"') > 0
+    assert f"truncated: {cut}" in done.stderr
+
+
+def test_a_bad_configuration_is_refused_with_file_line_and_key(tmp_path) -> None:
+    config = tmp_path / "bad.yml"
+    config.write_text("sensor:\n  flows:\n    idle_timeout: soon\n")
+    done = run("replay", str(SMALL_MODBUS), "--jsonl", "-", "--config", str(config))
+    assert done.returncode == 2
+    assert f"{config}:3: sensor.flows.idle_timeout:" in done.stderr
