@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_up(commands)
     _add_replay(commands)
+    _add_sensor(commands)
     _add_console(commands)
     return parser
 
@@ -73,6 +74,20 @@ def _add_replay(commands: argparse._SubParsersAction) -> None:
     replay.add_argument("--observer", metavar="NAME", help="sensor name in the events")
     _config_arg(replay)
     replay.set_defaults(run=run_replay)
+
+
+def _add_sensor(commands: argparse._SubParsersAction) -> None:
+    sensor = commands.add_parser("sensor", help="live capture at a tap")
+    sensor.add_argument("--iface", action="append", required=True, metavar="IF",
+                        help="interface to capture on (repeat for several)")
+    sensor.add_argument("--bpf", metavar="EXPR", help="capture filter, as tcpdump takes it")
+    sensor.add_argument("--store", metavar="URL",
+                        help="store events here (sqlite:///path.db or http(s)://host:9200)")
+    sensor.add_argument("--jsonl", metavar="PATH", help="write JSON lines to PATH ('-': stdout)")
+    sensor.add_argument("--metrics-port", type=int, metavar="N",
+                        help="serve Prometheus metrics on port N (0: off; default from config)")
+    _config_arg(sensor)
+    sensor.set_defaults(run=run_sensor)
 
 
 def _add_console(commands: argparse._SubParsersAction) -> None:
@@ -113,6 +128,36 @@ def run_replay(args: argparse.Namespace) -> int:
         sink.close()
     print(summary.line(), file=sys.stderr)
     return 0
+
+
+def run_sensor(args: argparse.Namespace) -> int:
+    from pipelines.live import LiveSetupError, open_live, stop_on_signals
+    from sensor.live import LiveCaptureError
+
+    settings = _settings(args)
+    try:
+        live = open_live(args.iface, args.bpf, settings.sensor, metrics_port=args.metrics_port)
+    except LiveSetupError as exc:
+        raise Refused(str(exc)) from exc
+    sinks: list[Sink] = [JsonlSink.open(args.jsonl)] if args.jsonl else []
+    if args.store or not args.jsonl:
+        sinks.append(StoreSink(open_store(settings.store.url)))
+    live.sinks = sinks
+    print(f"liaowang sensor: capturing on {', '.join(args.iface)}"
+          + (f" (filter: {args.bpf})" if args.bpf else ""), file=sys.stderr, flush=True)
+    code = 0
+    with stop_on_signals() as stop:
+        try:
+            live.run(stop)
+        except LiveCaptureError as exc:
+            print(f"liaowang: {exc}", file=sys.stderr)
+            code = 1
+        finally:
+            live.close()
+            for sink in sinks:
+                sink.close()
+    print(live.summary(), file=sys.stderr)
+    return code
 
 
 @contextmanager

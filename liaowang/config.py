@@ -43,9 +43,19 @@ class FlowSettings(Section):
     max_flows: Annotated[int, Field(ge=1)] = 1_000_000
 
 
+class LiveSettings(Section):
+    """Live capture (``liaowang sensor``): the ring per interface and the metrics endpoint."""
+
+    ring_mb: Annotated[int, Field(ge=1, le=4096)] = 64
+    block_timeout_ms: Annotated[int, Field(ge=1, le=10_000)] = 100
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0  # 0: no metrics endpoint
+
+
 class SensorSettings(Section):
     name: str = Field(default_factory=socket.gethostname)
     flows: FlowSettings = FlowSettings()
+    live: LiveSettings = LiveSettings()
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
 
 

@@ -25,7 +25,9 @@ from __future__ import annotations
 import difflib
 import functools
 import ipaddress
+import math
 import re
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +51,11 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Value = str | int | float | bool | IpAddress
 
 MAX_DEPTH = 64
+MAX_TERMS = 512
 _DAY_US = 86_400_000_000
 _NUMERIC = {"integer", "long", "float"}
+_V4_MAPPED = b"\0" * 10 + b"\xff\xff"
+_DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _SAFE_NAME = re.compile(r"^@?[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 
 
@@ -140,7 +145,10 @@ Not(item=Term(field='event.kind', value='alert'))))
         parsed = luqum_parse(text)
     except ParseError as exc:
         raise QueryError(_luqum_message(exc)) from exc
-    return _build(parsed, None, 0)
+    node = _build(parsed, None, 0)
+    if _count_terms(node) > MAX_TERMS:
+        raise QueryError(f"query has more than {MAX_TERMS} terms")
+    return node
 
 
 def field_spec(name: str) -> FieldSpec:
@@ -151,6 +159,12 @@ def field_spec(name: str) -> FieldSpec:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise QueryError(f"unknown field '{name}'{hint}")
     return spec
+
+
+def _count_terms(node: Node) -> int:
+    if isinstance(node, And | Or):
+        return sum(map(_count_terms, node.items))
+    return _count_terms(node.item) if isinstance(node, Not) else 1
 
 
 def _field(item: tree.Item, name: str) -> FieldSpec:
@@ -322,7 +336,10 @@ def _number(text: str) -> int | float:
     try:
         return int(text)
     except ValueError:
-        return float(text)
+        number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return number
 
 
 def _network(field: FieldSpec, text: str, item: tree.Item) -> IpNetwork:
@@ -338,7 +355,7 @@ def _date_span(field: FieldSpec, text: str, item: tree.Item) -> tuple[int, int]:
         start = parse_timestamp(text)
     except ValueError as exc:
         raise _fail(item, f"{field.name}: '{text}' is not a date (ISO 8601)") from exc
-    return start, start + (_DAY_US if len(text) == 10 else 1)
+    return start, start + (_DAY_US if _DATE_ONLY.fullmatch(text) else 1)
 
 
 def _pattern_parts(pattern: str) -> Iterator[tuple[bool, str]]:
@@ -364,14 +381,18 @@ def ip_key(text: object) -> bytes | None:
     if not isinstance(text, str):
         return None
     try:
-        return _ip_bytes(ipaddress.ip_address(text))
-    except ValueError:
+        return _V4_MAPPED + socket.inet_pton(socket.AF_INET, text)
+    except OSError:
+        pass
+    try:
+        return socket.inet_pton(socket.AF_INET6, text)
+    except OSError:
         return None
 
 
 def _ip_bytes(address: IpAddress) -> bytes:
     if isinstance(address, ipaddress.IPv4Address):
-        return b"\0" * 10 + b"\xff\xff" + address.packed
+        return _V4_MAPPED + address.packed
     return address.packed
 
 
@@ -382,7 +403,7 @@ def _microseconds(text: object) -> int | None:
         return None
 
 
-SQL_FUNCTIONS: dict[str, Callable[[object], object]] = {
+SQL_FUNCTIONS: dict[str, Callable[[object], bytes | int | None]] = {
     "lw_ip": ip_key, "lw_us": _microseconds,
 }
 """Deterministic one-argument functions every connection must register for :func:`to_sql`."""
@@ -400,7 +421,7 @@ class Sql:
 class SqlLayout:
     """Where fields live in a table. ``columns`` maps a field to a column holding it in compared
     form (dates: integer microseconds, IPs: :func:`ip_key`); other fields are read from the
-    JSON ``document`` column."""
+    ``document`` column: the event as JSON text, non-ASCII characters unescaped."""
 
     columns: Mapping[str, str]
     document: str = "doc"
@@ -413,7 +434,7 @@ def field_sql(layout: SqlLayout, name: str, raw: bool = False) -> str:
     'json_extract(doc, \\'$."source"."port"\\')'
     """
     spec = field_spec(name)
-    if not _SAFE_NAME.match(name):
+    if not _SAFE_NAME.fullmatch(name):
         raise QueryError(f"field '{name}' cannot be queried")
     typed = spec.type in {"date", "ip"}
     if name in layout.columns and not (raw and typed):
@@ -460,14 +481,13 @@ def _emit_term(node: Term, layout: SqlLayout) -> Sql:
 
 def _emit_range(node: Range, layout: SqlLayout) -> Sql:
     column = field_sql(layout, node.field)
-    parts, params = [f"{column} IS NOT NULL"], []
-    if node.low is not None:
-        parts.append(f"{column} {'>=' if node.include_low else '>'} ?")
-        params.append(_param(node.low))
-    if node.high is not None:
-        parts.append(f"{column} {'<=' if node.include_high else '<'} ?")
-        params.append(_param(node.high))
-    return Sql(" AND ".join(parts[1:] or parts), params)
+    bounds = [(value, op) for value, op in ((node.low, ">=" if node.include_low else ">"),
+                                            (node.high, "<=" if node.include_high else "<"))
+              if value is not None]
+    if not bounds:
+        return Sql(f"{column} IS NOT NULL", [])
+    return Sql(" AND ".join(f"{column} {op} ?" for _, op in bounds),
+               [_param(value) for value, _ in bounds])
 
 
 def _emit_wildcard(node: Wildcard, layout: SqlLayout) -> Sql:

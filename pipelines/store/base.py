@@ -80,7 +80,8 @@ class Store(ABC):
     @abstractmethod
     def terms(self, field: str, query: str = "", when: TimeRange | None = None,
               size: int = 10) -> list[Bucket]:
-        """The most frequent values of ``field`` among matching events, most frequent first."""
+        """The most frequent values of ``field`` among matching events, most frequent first
+        (ties by value); keys keep the field's JSON type."""
 
     @abstractmethod
     def update_alert(self, event_id: str, changes: dict[str, Any]) -> Event | None:

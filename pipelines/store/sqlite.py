@@ -27,10 +27,27 @@ from pathlib import Path
 from typing import Any
 
 from liaowang.events import get_field, iso_timestamp, parse_timestamp
-from pipelines.query import SQL_FUNCTIONS, Sql, SqlLayout, field_spec, field_sql, ip_key
-from pipelines.query import parse_query, to_sql
-from pipelines.store.base import (Bucket, Event, QueryError, SearchResult, Store, StoreError,
-                                  StoreUnavailable, TimeRange, merge_patch)
+from pipelines.query import (
+    SQL_FUNCTIONS,
+    Sql,
+    SqlLayout,
+    field_spec,
+    field_sql,
+    ip_key,
+    parse_query,
+    to_sql,
+)
+from pipelines.store.base import (
+    Bucket,
+    Event,
+    QueryError,
+    SearchResult,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    TimeRange,
+    merge_patch,
+)
 
 SCHEMA_VERSION = 1
 
@@ -143,9 +160,9 @@ class SQLiteStore(Store):
                                [event_id, "alert"]).fetchone()
             if row is None:
                 return None
-            alert = merge_patch(json.loads(row[0]), changes)
-            if (get_field(alert, "event.id"), get_field(alert, "event.kind")) != (event_id,
-                                                                                  "alert"):
+            alert: Event = merge_patch(json.loads(row[0]), changes)
+            identity = get_field(alert, "event.id"), get_field(alert, "event.kind")
+            if identity != (event_id, "alert"):
                 raise StoreError("an update cannot change event.id or event.kind")
             conn.execute(_UPSERT, _row(alert))
         return alert
@@ -235,7 +252,8 @@ def _row(event: Event) -> tuple[Any, ...]:
     values = {name: get_field(event, name) for name in LAYOUT.columns}
     missing = [name for name in _REQUIRED if not isinstance(values[name], str)]
     if missing:
-        raise StoreError(f"event {values['event.id']!r} lacks {', '.join(missing)}")
+        raise StoreError(f"cannot store an event without {', '.join(missing)} "
+                         f"(event.id: {values['event.id']!r})")
     try:
         values["@timestamp"] = parse_timestamp(values["@timestamp"])
         doc = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

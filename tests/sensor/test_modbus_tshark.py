@@ -1,4 +1,4 @@
-"""Modbus events agree with tshark on every public capture that carries Modbus.
+"""Modbus events of ``liaowang replay`` agree with tshark on every public capture with Modbus.
 
 On clean TCP streams the PDUs (frame, transaction id, unit id, function code) must be the same
 set. On streams where tshark itself reports loss or retransmission the two reassemble
@@ -8,14 +8,17 @@ so there every PDU Liaowang reports must be one tshark finds when it dissects ev
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.utils.pcaps import PCAPS, captures_with, run_sensor
+from tests.utils.pcaps import captures_with
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
                                 reason="tshark not installed; make test installs it")
@@ -56,11 +59,26 @@ def impaired_streams(path: Path) -> set[Endpoints]:
             for s4, s6, sp, d4, d6, dp in rows}
 
 
-def liaowang_pdus(path: Path) -> dict[Endpoints, list[Pdu]]:
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory) -> dict[str, list[dict[str, Any]]]:
+    """One ``liaowang replay`` over all the captures; its Modbus events by capture file name."""
+    assert len({p.name for p in MODBUS_CAPTURES}) == len(MODBUS_CAPTURES)
+    out = tmp_path_factory.mktemp("replay") / "events.jsonl"
+    liaowang = Path(sys.executable).with_name("liaowang")
+    done = subprocess.run([liaowang, "replay", *map(str, MODBUS_CAPTURES), "--jsonl", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for line in out.read_text().splitlines():
+        event = json.loads(line)
+        if event["event"]["dataset"] == "modbus":
+            by_file.setdefault(event["pcap"]["file"], []).append(event)
+    return by_file
+
+
+def liaowang_pdus(events: list[dict[str, Any]]) -> dict[Endpoints, list[Pdu]]:
     pdus: dict[Endpoints, list[Pdu]] = {}
-    for event in run_sensor(path):
-        if event["event"]["dataset"] != "modbus":
-            continue
+    for event in events:
         src, dst, mb = event["source"], event["destination"], event["modbus"]
         key = frozenset({(src["ip"], src["port"]), (dst["ip"], dst["port"])})
         pdus.setdefault(key, []).append(
@@ -73,8 +91,8 @@ def test_the_manifest_lists_the_modbus_captures() -> None:
 
 
 @pytest.mark.parametrize("path", MODBUS_CAPTURES, ids=lambda p: p.name)
-def test_modbus_events_agree_with_tshark(path: Path) -> None:
-    ours, theirs = liaowang_pdus(path), tshark_pdus(path)
+def test_modbus_events_agree_with_tshark(path: Path, replayed) -> None:
+    ours, theirs = liaowang_pdus(replayed.get(path.name, [])), tshark_pdus(path)
     impaired = impaired_streams(path)
     for stream in set(ours) | set(theirs):
         if stream not in impaired:

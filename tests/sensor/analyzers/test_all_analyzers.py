@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sensor.analyzers
+from liaowang.schema import DATASETS
 from sensor.analyzers import ANALYZERS
 from sensor.analyzers.base import Malformed, NeedMore, Parsed
-from liaowang.schema import DATASETS
 
 NOT_ANALYZERS = {"base"}
 

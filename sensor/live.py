@@ -1,0 +1,357 @@
+"""Live capture from network interfaces: AF_PACKET sockets with a TPACKET_V3 ring in shared memory.
+
+Each interface gets one socket whose receive ring is mapped into the process. The kernel fills
+blocks of packets and hands a block over when it is full or when the block timeout has passed;
+:class:`LiveCapture` polls all its sockets together and yields the frames of one block at a time,
+so the sensor sees batches without a system call per packet.
+
+A capture filter is a tcpdump-style expression, compiled to classic BPF by libpcap (loaded with
+ctypes; Debian's ``libpcap0.8``) and attached to each socket before it is bound, so no packet
+outside the filter reaches the ring. The kernel strips VLAN tags before the filter runs: ``tcp
+port 502`` matches tagged and untagged traffic alike, and tags are put back into the frames.
+
+Errors: :class:`LiveCaptureError` (an interface that cannot be captured on, with its name and the
+reason), and its subclass :class:`BpfError` (a filter that does not compile).
+
+>>> compile_bpf("tcp port 502")[:8].hex()  # the first instruction loads the EtherType
+'280000000c000000'
+>>> try:
+...     compile_bpf("tcp portt 502")
+... except BpfError as exc:
+...     print(exc)
+bad BPF filter 'tcp portt 502': can't parse filter expression: syntax error
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import functools
+import logging
+import mmap
+import os
+import selectors
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sensor.capture import Frame
+
+log = logging.getLogger(__name__)
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC = 1, 1
+PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION, TPACKET_V3 = 5, 6, 10, 2
+SO_ATTACH_FILTER = 26
+SIOCGIFHWADDR = 0x8927
+TP_STATUS_KERNEL, TP_STATUS_USER = 0, 1
+TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 0x10, 0x40
+PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF
+LINKTYPE_ETHERNET, LINKTYPE_RAW = 1, 101
+
+# ARPHRD_* of the interface -> (pcap link type of the frames, libpcap DLT to compile filters for)
+LINK_TYPES = {1: (LINKTYPE_ETHERNET, 1), 772: (LINKTYPE_ETHERNET, 1),
+              519: (LINKTYPE_RAW, 12), 0xFFFE: (LINKTYPE_RAW, 12)}
+
+# tpacket_hdr_v1 (at offset 8 of a block): block_status, num_pkts, offset_to_first_pkt
+_BLOCK = struct.Struct("<III")
+# tpacket3_hdr: next_offset, sec, nsec, snaplen, len, status, mac, (net, rxhash), vlan_tci, tpid
+_PACKET = struct.Struct("<IIIIIIH2x4xIH")
+_STATUS = struct.Struct("<I")
+# tpacket_stats_v3: packets, drops, freeze_q_cnt
+_STATS = struct.Struct("<III")
+
+
+class LiveCaptureError(Exception):
+    """An interface that cannot be captured on; ``str()`` names it and says why."""
+
+
+class BpfError(LiveCaptureError):
+    """A capture filter that libpcap cannot compile."""
+
+
+@dataclass(slots=True)
+class InterfaceStats:
+    received: int = 0   # packets read from the ring
+    bytes: int = 0      # their length on the wire
+    dropped: int = 0    # packets the kernel dropped because the ring was full
+
+
+@dataclass(frozen=True, slots=True)
+class RingGeometry:
+    """The shape of one interface's ring: ``block_nr`` blocks of ``block_size`` bytes."""
+
+    block_size: int = 1 << 20
+    block_nr: int = 64
+    timeout_ms: int = 100
+    frame_size: int = 2048  # only checked by the kernel for TPACKET_V3; packets are packed
+
+    @classmethod
+    def sized(cls, ring_mb: int, timeout_ms: int) -> RingGeometry:
+        return cls(block_nr=max(1, ring_mb), timeout_ms=timeout_ms)
+
+    def request(self) -> bytes:
+        """The ``tpacket_req3`` for ``PACKET_RX_RING``."""
+        frame_nr = self.block_size // self.frame_size * self.block_nr
+        return struct.pack("7I", self.block_size, self.block_nr, self.frame_size, frame_nr,
+                           self.timeout_ms, 0, 0)
+
+
+class _BpfInsn(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint32)]
+
+
+class _BpfProgram(ctypes.Structure):
+    _fields_ = [("bf_len", ctypes.c_uint), ("bf_insns", ctypes.POINTER(_BpfInsn))]
+
+
+@functools.cache
+def _libpcap() -> ctypes.CDLL:
+    for name in (ctypes.util.find_library("pcap"), "libpcap.so.0.8", "libpcap.so.1"):
+        try:
+            lib = ctypes.CDLL(name) if name else None
+        except OSError:
+            continue
+        if lib is not None:
+            lib.pcap_open_dead.restype = ctypes.c_void_p
+            lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
+            lib.pcap_compile.argtypes = [ctypes.c_void_p, ctypes.POINTER(_BpfProgram),
+                                         ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32]
+            lib.pcap_geterr.restype = ctypes.c_char_p
+            lib.pcap_geterr.argtypes = [ctypes.c_void_p]
+            lib.pcap_freecode.argtypes = [ctypes.POINTER(_BpfProgram)]
+            lib.pcap_close.argtypes = [ctypes.c_void_p]
+            return lib
+    raise BpfError("capture filters need libpcap (Debian package libpcap0.8), not found")
+
+
+def compile_bpf(expression: str, dlt: int = 1, snaplen: int = 262144) -> bytes:
+    """Compile a tcpdump-style expression to classic BPF: 8-byte ``sock_filter`` instructions."""
+    lib = _libpcap()
+    handle = lib.pcap_open_dead(dlt, snaplen)
+    if not handle:
+        raise BpfError("libpcap could not open a handle to compile the filter")
+    program = _BpfProgram()
+    try:
+        if lib.pcap_compile(handle, ctypes.byref(program), expression.encode(), 1,
+                            PCAP_NETMASK_UNKNOWN) != 0:
+            reason = (lib.pcap_geterr(handle) or b"").decode(errors="replace")
+            raise BpfError(f"bad BPF filter {expression!r}: {' '.join(reason.split())}")
+        code = ctypes.string_at(program.bf_insns, program.bf_len * ctypes.sizeof(_BpfInsn))
+        lib.pcap_freecode(ctypes.byref(program))
+        return code
+    finally:
+        lib.pcap_close(handle)
+
+
+def _attach_filter(sock: socket.socket, code: bytes) -> None:
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("HP", len(code) // 8, ctypes.addressof(buffer))  # struct sock_fprog
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+def _link_type(sock: socket.socket, name: str) -> tuple[int, int]:
+    ifreq = fcntl.ioctl(sock, SIOCGIFHWADDR, struct.pack("16s16x", name.encode()))
+    arphrd = struct.unpack_from("H", ifreq, 16)[0]
+    if arphrd not in LINK_TYPES:
+        raise LiveCaptureError(f"{name}: link type {arphrd} (ARPHRD) is not supported; "
+                               "capture on an Ethernet interface")
+    return LINK_TYPES[arphrd]
+
+
+def _promiscuous(sock: socket.socket, name: str) -> None:
+    mreq = struct.pack("iHH8s", socket.if_nametoindex(name), PACKET_MR_PROMISC, 0, b"")
+    sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+
+
+def _reason(name: str, exc: OSError) -> LiveCaptureError:
+    if isinstance(exc, PermissionError):
+        return LiveCaptureError(f"{name}: live capture needs root or CAP_NET_RAW")
+    if exc.errno in (errno.ENODEV, errno.ENXIO):
+        return LiveCaptureError(f"{name}: no such interface")
+    return LiveCaptureError(f"{name}: {exc.strerror or exc}")
+
+
+def _retag(data: bytes, tci: int, tpid: int) -> bytes:
+    """Put back the 802.1Q tag the kernel took out of an Ethernet frame."""
+    return data[:12] + struct.pack("!HH", tpid, tci) + data[12:]
+
+
+class RingSocket:
+    """One interface: an AF_PACKET socket with a TPACKET_V3 receive ring mapped into memory.
+
+    The socket is bound only once the filter is attached and the ring mapped, so nothing
+    unfiltered is ever captured. Frames are numbered 1, 2, ... per interface.
+    """
+
+    def __init__(self, name: str, geometry: RingGeometry, bpf: str | None = None) -> None:
+        self.name, self.geometry, self.stats = name, geometry, InterfaceStats()
+        self._block = 0
+        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # no packets before bind
+        try:
+            self._setup(bpf)
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def _setup(self, bpf: str | None) -> None:
+        sock, name = self._sock, self.name
+        self.linktype, dlt = _link_type(sock, name)
+        sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
+        if bpf:
+            _attach_filter(sock, compile_bpf(bpf, dlt))
+        sock.setsockopt(SOL_PACKET, PACKET_RX_RING, self.geometry.request())
+        size = self.geometry.block_size * self.geometry.block_nr
+        self._ring = mmap.mmap(sock.fileno(), size, mmap.MAP_SHARED,
+                               mmap.PROT_READ | mmap.PROT_WRITE)
+        _promiscuous(sock, name)
+        sock.bind((name, ETH_P_ALL))
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def read_block(self) -> list[Frame] | None:
+        """The frames of the next block if the kernel has handed it over, else ``None``."""
+        base = self._block * self.geometry.block_size
+        status, count, first = _BLOCK.unpack_from(self._ring, base + 8)
+        if not status & TP_STATUS_USER:
+            return None
+        try:
+            return self._frames(base + first, count)
+        finally:
+            _STATUS.pack_into(self._ring, base + 8, TP_STATUS_KERNEL)  # back to the kernel
+            self._block = (self._block + 1) % self.geometry.block_nr
+
+    def _frames(self, pos: int, count: int) -> list[Frame]:
+        ring, unpack, linktype = self._ring, _PACKET.unpack_from, self.linktype
+        retag = linktype == LINKTYPE_ETHERNET
+        number, total, frames = self.stats.received, 0, []
+        for _ in range(count):
+            step, sec, nsec, snaplen, wire_len, status, mac, tci, tpid = unpack(ring, pos)
+            data = ring[pos + mac:pos + mac + snaplen]
+            if status & TP_STATUS_VLAN_VALID and retag:
+                tpid = tpid if status & TP_STATUS_VLAN_TPID_VALID else 0x8100
+                data, wire_len = _retag(data, tci, tpid), wire_len + 4
+            number += 1
+            total += wire_len
+            frames.append(Frame(number, sec * 1_000_000_000 + nsec, linktype, wire_len, data))
+            pos += step
+        self.stats.received, self.stats.bytes = number, self.stats.bytes + total
+        return frames
+
+    def refresh_stats(self) -> None:
+        """Add the kernel's drop count since the last call (reading it resets it)."""
+        raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _STATS.size)
+        self.stats.dropped += _STATS.unpack(raw)[1]
+
+    def check(self) -> None:
+        """Report a socket error: a link that went down is waited for, a vanished one is not."""
+        code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if not code:
+            return
+        if code == errno.ENETDOWN and self.name in {n for _, n in socket.if_nameindex()}:
+            log.warning("%s: the link went down; waiting for it to come back", self.name)
+            return
+        raise LiveCaptureError(f"{self.name}: {os.strerror(code)}")
+
+    def close(self) -> None:
+        ring = getattr(self, "_ring", None)
+        if ring is not None:
+            ring.close()
+        self._sock.close()
+
+
+class LiveCapture:
+    """Several interfaces polled together; their frames come out one ring block at a time.
+
+    ``batches(stop)`` runs until ``stop`` is set, then drains what the kernel still holds
+    (a partly filled block is handed over within two block timeouts) and ends.
+    """
+
+    def __init__(self, rings: Sequence[RingSocket], poll_timeout: float = 0.25) -> None:
+        self.rings = list(rings)
+        self.poll_timeout = poll_timeout
+        self._selector = selectors.DefaultSelector()
+        for ring in self.rings:
+            self._selector.register(ring, selectors.EVENT_READ, ring)
+
+    @classmethod
+    def open(cls, interfaces: Sequence[str], bpf: str | None = None, ring_mb: int = 64,
+             block_timeout_ms: int = 100) -> LiveCapture:
+        """Open every interface (all or none); :class:`LiveCaptureError` says which failed."""
+        if len(set(interfaces)) != len(interfaces):
+            raise LiveCaptureError("an interface is named more than once")
+        geometry = RingGeometry.sized(ring_mb, block_timeout_ms)
+        rings: list[RingSocket] = []
+        try:
+            for name in interfaces:
+                rings.append(_open_ring(name, geometry, bpf))
+        except BaseException:
+            for ring in rings:
+                ring.close()
+            raise
+        return cls(rings)
+
+    @property
+    def stats(self) -> dict[str, InterfaceStats]:
+        return {ring.name: ring.stats for ring in self.rings}
+
+    def refresh_stats(self) -> None:
+        for ring in self.rings:
+            ring.refresh_stats()
+
+    def batches(self, stop: threading.Event) -> Iterator[list[Frame]]:
+        """Blocks of frames; an empty list whenever a poll timed out, so callers can tick."""
+        while not stop.is_set():
+            blocks = self._ready_blocks()
+            if blocks:
+                yield from blocks
+            else:
+                self._wait(self.poll_timeout)
+                yield []
+        yield from self._drain()
+
+    def _ready_blocks(self) -> list[list[Frame]]:
+        blocks = (ring.read_block() for ring in self.rings)
+        return [block for block in blocks if block is not None]
+
+    def _wait(self, timeout: float) -> None:
+        for key, _ in self._selector.select(timeout):
+            key.data.check()
+
+    def _drain(self) -> Iterator[list[Frame]]:
+        timeout_s = max(ring.geometry.timeout_ms for ring in self.rings) / 1000
+        deadline = time.monotonic() + 2 * timeout_s + 0.05
+        while (left := deadline - time.monotonic()) > 0:
+            blocks = self._ready_blocks()
+            yield from blocks
+            if not blocks:
+                self._selector.select(min(left, timeout_s))
+        yield from self._ready_blocks()
+
+    def close(self) -> None:
+        self._selector.close()
+        for ring in self.rings:
+            ring.close()
+
+    def __enter__(self) -> LiveCapture:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _open_ring(name: str, geometry: RingGeometry, bpf: str | None) -> RingSocket:
+    try:
+        return RingSocket(name, geometry, bpf)
+    except LiveCaptureError:
+        raise
+    except OSError as exc:
+        raise _reason(name, exc) from exc
