@@ -46,10 +46,10 @@ def replay(captures: Sequence[CaptureFile], sinks: Sequence[Sink], settings: Sen
     started = time.perf_counter()
     for capture in captures:
         sensor = Sensor.from_settings(settings, pcap_file=Path(capture.path).name)
-        for batch in capture.batches(settings.batch_size):
-            _emit(sinks, sensor.process(batch), summary)
+        for block in capture.blocks(settings.batch_size):
+            _emit(sinks, sensor.process_block(block), summary)
             if progress:
-                progress(sum(len(f.data) + 16 for f in batch), capture.size)
+                progress(int(block.records["caplen"].sum()) + 16 * len(block), capture.size)
         _emit(sinks, sensor.finish(), summary)
         _add(summary, sensor)
         if capture.truncated:

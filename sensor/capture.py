@@ -1,7 +1,9 @@
 """Capture files: classic pcap (micro- and nanosecond, either byte order) and pcapng.
 
-Frames come out in batches of :class:`Frame`. A file that is cut short is read up to the break
-and flagged ``truncated``; a file that is not a capture at all raises :class:`CaptureError`.
+A file is read whole and indexed record by record; frames come out either one at a time
+(:class:`Frame`) or as a columnar :class:`FrameBlock` for the batch decoder. A file that is cut
+short is read up to the break and flagged ``truncated``; a file that is not a capture at all
+raises :class:`CaptureError`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
+
+import numpy as np
+from numba import njit
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1_000), b"\xa1\xb2\xc3\xd4": (">", 1_000),
@@ -17,6 +23,9 @@ PCAP_MAGICS = {
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 MAX_RECORD = 256 * 1024 * 1024
+RECORD = np.dtype([("number", np.int64), ("ts_ns", np.int64), ("linktype", np.int32),
+                   ("wire_len", np.int64), ("offset", np.int64), ("caplen", np.int64)])
+Record = tuple[int, int, int, int, int, int]
 
 
 class CaptureError(Exception):
@@ -30,6 +39,34 @@ class Frame:
     linktype: int
     wire_len: int    # length on the wire (may exceed len(data) when the snap length cut it)
     data: bytes
+
+
+@dataclass(slots=True)
+class FrameBlock:
+    """Frames as columns over one buffer: frame ``i`` is ``buf[offset[i]:offset[i]+caplen[i]]``."""
+
+    buf: bytes
+    records: np.ndarray  # of RECORD
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def frame(self, i: int) -> Frame:
+        number, ts_ns, linktype, wire_len, offset, caplen = self.records[i].tolist()
+        return Frame(number, ts_ns, linktype, wire_len, self.buf[offset:offset + caplen])
+
+    @classmethod
+    def from_frames(cls, frames: list[Frame]) -> FrameBlock:
+        records = np.zeros(len(frames), dtype=RECORD)
+        if frames:
+            sizes = np.array([len(f.data) for f in frames], dtype=np.int64)
+            records["offset"][1:] = np.cumsum(sizes)[:-1]
+            records["caplen"] = sizes
+            records["number"] = [f.number for f in frames]
+            records["ts_ns"] = [f.ts_ns for f in frames]
+            records["linktype"] = [f.linktype for f in frames]
+            records["wire_len"] = [f.wire_len for f in frames]
+        return cls(b"".join(f.data for f in frames), records)
 
 
 class CaptureFile:
@@ -53,14 +90,43 @@ class CaptureFile:
         if magic not in PCAP_MAGICS and magic != PCAPNG_SHB:
             raise CaptureError(f"{path} is not a pcap or pcapng capture")
         self.truncated = False
-        self.frames_read = 0
         self.size = len(self._buf)
 
+    def blocks(self, size: int) -> Iterator[FrameBlock]:
+        """The file as blocks of at most ``size`` frames."""
+        if self._buf[:4] in PCAP_MAGICS:
+            yield from self._pcap_blocks(size)
+            return
+        records = _pcapng_records(self._buf, self)
+        while len(block := np.fromiter(islice(records, size), dtype=RECORD)):
+            yield FrameBlock(self._buf, block)
+
     def __iter__(self) -> Iterator[Frame]:
-        reader = _pcap_frames if self._buf[:4] in PCAP_MAGICS else _pcapng_frames
-        for frame in reader(self._buf, self):
-            self.frames_read = frame.number
-            yield frame
+        for block in self.blocks(4096):
+            for i in range(len(block)):
+                yield block.frame(i)
+
+    def _pcap_blocks(self, size: int) -> Iterator[FrameBlock]:
+        order, ns_per_tick = PCAP_MAGICS[self._buf[:4]]
+        if len(self._buf) < 24:
+            self.truncated = True
+            return
+        linktype = struct.unpack_from(order + "I", self._buf, 20)[0] & 0x0FFFFFFF
+        data = np.frombuffer(self._buf, dtype=np.uint8)
+        pos, number = 24, 0
+        while pos < len(data):
+            records = np.zeros(size, dtype=RECORD)
+            count, pos, cut = _index_pcap(data, pos, order == ">", ns_per_tick, number,
+                                          records["number"], records["ts_ns"],
+                                          records["wire_len"], records["offset"],
+                                          records["caplen"])
+            records["linktype"] = linktype
+            number += count
+            self.truncated |= cut
+            if count:
+                yield FrameBlock(self._buf, records[:count])
+            if cut:
+                return
 
     def batches(self, size: int) -> Iterator[list[Frame]]:
         batch: list[Frame] = []
@@ -73,27 +139,34 @@ class CaptureFile:
             yield batch
 
 
-def _pcap_frames(buf: bytes, owner: CaptureFile) -> Iterator[Frame]:
-    order, ns_per_tick = PCAP_MAGICS[buf[:4]]
-    if len(buf) < 24:
-        owner.truncated = True
-        return
-    linktype = struct.unpack_from(order + "I", buf, 20)[0] & 0x0FFFFFFF
-    record = struct.Struct(order + "IIII")
-    pos, number, end = 24, 0, len(buf)
-    while pos < end:
+@njit(cache=True, nogil=True)
+def _u32(data: np.ndarray, pos: int, big: bool) -> int:
+    if big:
+        return (data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]
+    return data[pos] | (data[pos + 1] << 8) | (data[pos + 2] << 16) | (data[pos + 3] << 24)
+
+
+@njit(cache=True, nogil=True)
+def _index_pcap(data, pos, big, ns_per_tick, number, numbers, ts_ns, wire_lens, offsets,
+                caplens):
+    """Index pcap records from ``pos`` into the columns; returns (count, next pos, cut short)."""
+    end = len(data)
+    count = 0
+    while count < len(numbers) and pos < end:
         if pos + 16 > end:
-            owner.truncated = True
-            return
-        sec, frac, caplen, wire_len = record.unpack_from(buf, pos)
-        pos += 16
-        if caplen > MAX_RECORD or pos + caplen > end:
-            owner.truncated = True
-            return
-        number += 1
-        yield Frame(number, sec * 1_000_000_000 + frac * ns_per_tick, linktype, wire_len,
-                    buf[pos:pos + caplen])
-        pos += caplen
+            return count, pos, True
+        caplen = np.int64(_u32(data, pos + 8, big))
+        if caplen > MAX_RECORD or pos + 16 + caplen > end:
+            return count, pos, True
+        numbers[count] = number + count + 1
+        ts_ns[count] = (np.int64(_u32(data, pos, big)) * 1_000_000_000
+                        + np.int64(_u32(data, pos + 4, big)) * ns_per_tick)
+        wire_lens[count] = _u32(data, pos + 12, big)
+        offsets[count] = pos + 16
+        caplens[count] = caplen
+        pos += 16 + caplen
+        count += 1
+    return count, pos, False
 
 
 @dataclass(slots=True)
@@ -102,7 +175,7 @@ class _Interface:
     ns_per_tick: float
 
 
-def _pcapng_frames(buf: bytes, owner: CaptureFile) -> Iterator[Frame]:
+def _pcapng_records(buf: bytes, owner: CaptureFile) -> Iterator[Record]:
     pos, end, number = 0, len(buf), 0
     order = "<"
     interfaces: list[_Interface] = []
@@ -115,14 +188,14 @@ def _pcapng_frames(buf: bytes, owner: CaptureFile) -> Iterator[Frame]:
         if length < 12 or length % 4 or pos + length > end:
             owner.truncated = True
             return
-        body = buf[pos + 8:pos + length - 4]
         if block_type == 1:
-            interfaces.append(_interface(body, order))
+            interfaces.append(_interface(buf[pos + 8:pos + length - 4], order))
         elif block_type in (6, 3, 2):
-            frame = _packet_block(block_type, body, order, interfaces, number + 1)
-            if frame is not None:
+            record = _packet_block(block_type, buf, pos + 8, pos + length - 4, order,
+                                   interfaces, number + 1)
+            if record is not None:
                 number += 1
-                yield frame
+                yield record
         pos += length
     if pos != end:
         owner.truncated = True
@@ -150,20 +223,21 @@ def _options(buf: bytes, order: str) -> Iterator[tuple[int, bytes]]:
         pos += 4 + length + (-length % 4)
 
 
-def _packet_block(block_type: int, body: bytes, order: str, interfaces: list[_Interface],
-                  number: int) -> Frame | None:
+def _packet_block(block_type: int, buf: bytes, start: int, end: int, order: str,
+                  interfaces: list[_Interface], number: int) -> Record | None:
     if block_type == 3:  # simple packet block: first interface, no timestamp
-        if not interfaces or len(body) < 4:
+        if not interfaces or end - start < 4:
             return None
-        wire_len = struct.unpack_from(order + "I", body, 0)[0]
-        return Frame(number, 0, interfaces[0].linktype, wire_len, body[4:4 + wire_len])
-    if len(body) < 20:
+        wire_len = struct.unpack_from(order + "I", buf, start)[0]
+        caplen = min(wire_len, end - start - 4)
+        return number, 0, interfaces[0].linktype, wire_len, start + 4, caplen
+    if end - start < 20:
         return None
     layout = "IIIII" if block_type == 6 else "HxxIIII"  # 2: the obsolete packet block
-    if_id, ts_high, ts_low, caplen, wire_len = struct.unpack_from(order + layout, body, 0)
-    if if_id >= len(interfaces):
+    if_id, ts_high, ts_low, caplen, wire_len = struct.unpack_from(order + layout, buf, start)
+    if if_id >= len(interfaces) or start + 20 + caplen > end:
         return None
     iface = interfaces[if_id]
     ticks = (ts_high << 32) | ts_low
     ts_ns = ticks * 1000 if iface.ns_per_tick == 1_000.0 else int(ticks * iface.ns_per_tick)
-    return Frame(number, ts_ns, iface.linktype, wire_len, body[20:20 + caplen])
+    return number, ts_ns, iface.linktype, wire_len, start + 20, caplen

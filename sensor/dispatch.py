@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from sensor.analyzers.base import AnalyzerSpec, Malformed, NeedMore, Parsed
 from sensor.decode import Packet
-from sensor.flows import TCP_SYN, Flow
+from sensor.flows import TCP_SYN
 from sensor.reassembly import TcpStream
 
 PROBING, CONFIRMED, DISABLED = "probing", "confirmed", "disabled"
+TRANSPORT_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132}
 
 
 @dataclass(slots=True)
@@ -117,23 +120,20 @@ class Dispatcher:
     def __init__(self, analyzers: tuple[AnalyzerSpec, ...], strict: bool = False) -> None:
         self.strict = strict
         self.by_port: dict[tuple[int, int], AnalyzerSpec] = {}
-        proto_numbers = {"tcp": 6, "udp": 17, "sctp": 132}
         for spec in analyzers:
             for port in spec.ports:
-                self.by_port[(proto_numbers[spec.transport], port)] = spec
+                self.by_port[(TRANSPORT_NUMBERS[spec.transport], port)] = spec
 
-    def session_for(self, flow: Flow) -> AppSession | None:
-        spec = self.by_port.get((flow.proto, flow.dport))
+    def port_keys(self) -> np.ndarray:
+        """``proto << 16 | port`` of every port an analyzer listens on, for a vectorised test."""
+        return np.array(sorted(proto << 16 | port for proto, port in self.by_port), np.int64)
+
+    def session_for(self, proto: int, sport: int, dport: int) -> AppSession | None:
+        """An analyzer session for a flow (ports as seen from the flow's source), if any."""
+        spec = self.by_port.get((proto, dport))
         if spec is not None:
             return AppSession(spec, True, self.strict)
-        spec = self.by_port.get((flow.proto, flow.sport))
+        spec = self.by_port.get((proto, sport))
         if spec is not None:
             return AppSession(spec, False, self.strict)
         return None
-
-    def feed(self, flow: Flow, packet: Packet, from_source: bool) -> list[AppOutput]:
-        if flow.app is None:
-            flow.app = self.session_for(flow) or False
-        if flow.app is False:
-            return []
-        return flow.app.feed(packet, from_source)

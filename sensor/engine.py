@@ -1,5 +1,10 @@
 """The sensor engine: frames in, events out.
 
+A block of frames is decoded into columns at once (:mod:`sensor.columnar`) and counted into
+flows at once (:mod:`sensor.flows`); only the packets of flows an analyzer listens to take the
+per-packet path (reassembly, then the analyzer), and only what the batch decoder could not
+decode goes to the dpkt slow path (:mod:`sensor.decode`).
+
 >>> sensor = Sensor("tap-1")
 >>> sensor.process([]) + sensor.finish()
 []
@@ -7,18 +12,24 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from liaowang.config import SensorSettings
 from liaowang.events import event_id, iso_timestamp, new_event
 from sensor.analyzers import ANALYZERS, AnalyzerSpec
-from sensor.capture import Frame
-from sensor.decode import Packet, decode
-from sensor.dispatch import AppOutput, Dispatcher
-from sensor.flows import Flow, FlowTable
+from sensor.capture import Frame, FrameBlock
+from sensor.columnar import MALFORMED, NO_VLAN, NOT_IP, OK, SLOW, Columns, decode_block, fill_key
+from sensor.community_id import community_id
+from sensor.decode import TRANSPORTS, Packet, decode
+from sensor.dispatch import AppOutput, AppSession, Dispatcher
+from sensor.flows import FlowRecord, FlowTable, address_text
 
 Event = dict[str, Any]
+EXPIRE_EVERY_NS = 1_000_000_000
 
 
 @dataclass(slots=True)
@@ -33,6 +44,33 @@ class SensorStats:
     last_us: int = 0
 
 
+@dataclass(slots=True)
+class Endpoints:
+    """A flow's addresses as events show them, oriented from the flow's source."""
+
+    proto: int
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    vlan: int | None
+    community_id: str
+
+    @classmethod
+    def of(cls, flow: FlowRecord) -> Endpoints:
+        cid = community_id(flow.proto, flow.src, flow.sport, flow.dst, flow.dport)
+        return cls(flow.proto, address_text(flow.src), flow.sport, address_text(flow.dst),
+                   flow.dport, flow.vlan, cid)
+
+
+@dataclass(slots=True)
+class FlowApp:
+    """The analyzer session of one flow, with the endpoints its events carry."""
+
+    session: AppSession
+    endpoints: Endpoints
+
+
 class Sensor:
     """Decodes frames, meters flows and runs analyzers; returns events in batches."""
 
@@ -44,7 +82,10 @@ class Sensor:
         self.pcap_file = pcap_file
         self.flows = FlowTable(idle_timeout_s, active_timeout_s, max_flows)
         self.dispatcher = Dispatcher(analyzers, strict=strict)
+        self.analyzer_ports = self.dispatcher.port_keys()
+        self.apps: dict[int, FlowApp | None] = {}
         self.stats = SensorStats()
+        self._expired_at = 0
 
     @classmethod
     def from_settings(cls, settings: SensorSettings, pcap_file: str | None = None) -> Sensor:
@@ -54,41 +95,99 @@ class Sensor:
                    pcap_file=pcap_file)
 
     def process(self, frames: list[Frame]) -> list[Event]:
-        events: list[Event] = []
-        for frame in frames:
-            events += self._process_frame(frame)
-        if frames:
-            events += [self._flow_event(f) for f in self.flows.expire(self.stats.last_us)]
+        return self.process_block(FrameBlock.from_frames(frames)) if frames else []
+
+    def process_block(self, block: FrameBlock) -> list[Event]:
+        if not len(block):
+            return []
+        records = block.records
+        cols = decode_block(np.frombuffer(block.buf, np.uint8), records)
+        events, payloads = self._slow_path(block, cols)
+        self._count(records, cols)
+        slots, ended = self.flows.update(cols, records["ts_ns"], records["wire_len"],
+                                         records["number"])
+        events += self._analyze(block, cols, slots, payloads)
+        events += self._end_flows(ended)
+        events += self._expire(int(records["ts_ns"].max()))
         self.stats.events += len(events)
         return events
 
     def finish(self) -> list[Event]:
         """End every flow: the last events of the input."""
-        events = [self._flow_event(flow) for flow in self.flows.flush()]
+        events = self._end_flows(self.flows.flush())
         self.stats.events += len(events)
         return events
 
-    def _process_frame(self, frame: Frame) -> list[Event]:
-        packet = decode(frame)
-        self._count(packet)
-        if packet.malformed:
-            self.stats.malformed += 1
-            return [self._packet_weird(packet)]
-        if packet.proto < 0:
-            return []
-        flow, from_source, ended = self.flows.update(packet)
-        events = [self._flow_event(f) for f in ended]
-        for output in self.dispatcher.feed(flow, packet, from_source):
-            events.append(self._app_event(flow, packet, output, len(events)))
+    def _count(self, records: np.ndarray, cols: Columns) -> None:
+        stats = self.stats
+        stats.packets += len(records)
+        stats.bytes += int(records["wire_len"].sum())
+        stats.malformed += int(np.count_nonzero(cols.status == MALFORMED))
+        ts_us = records["ts_ns"] // 1000
+        stats.first_us = stats.first_us or int(ts_us[0])
+        stats.last_us = max(stats.last_us, int(ts_us.max()))
+
+    def _slow_path(self, block: FrameBlock, cols: Columns) -> tuple[list[Event], dict]:
+        """Decode with dpkt what the batch decoder left, filling in the same columns."""
+        events: list[Event] = []
+        payloads: dict[int, bytes] = {}
+        for i in np.flatnonzero(cols.status == SLOW).tolist():
+            packet = decode(block.frame(i))
+            if packet.malformed:
+                cols.status[i] = MALFORMED
+                events.append(self._packet_weird(packet))
+            elif packet.proto < 0:
+                cols.status[i] = NOT_IP
+            else:
+                _fill_row(cols, i, packet)
+                payloads[i] = packet.payload
+        return events, payloads
+
+    def _analyze(self, block: FrameBlock, cols: Columns, slots: np.ndarray,
+                 payloads: dict[int, bytes]) -> list[Event]:
+        """The per-packet path, for the packets of flows an analyzer listens to."""
+        proto = cols.proto.astype(np.int64) << 16
+        wanted = (cols.status == OK) & (np.isin(proto | cols.dport, self.analyzer_ports)
+                                        | np.isin(proto | cols.sport, self.analyzer_ports))
+        events: list[Event] = []
+        records, buf = block.records, block.buf
+        for i in np.flatnonzero(wanted).tolist():
+            slot = int(slots[i])
+            app = self.apps[slot] if slot in self.apps else self._attach(slot)
+            if app is None:
+                continue
+            start, length = int(cols.pay_off[i]), int(cols.pay_len[i])
+            payload = payloads[i] if i in payloads else buf[start:start + length]
+            from_source = bool(cols.a_is_src[i] == self.flows.arrays.src_is_a[slot])
+            number, ts_ns = int(records["number"][i]), int(records["ts_ns"][i])
+            packet = Packet(number, ts_ns // 1000, int(records["wire_len"][i]),
+                            proto=int(cols.proto[i]), tcp_flags=int(cols.tcp_flags[i]),
+                            seq=int(cols.seq[i]), payload=payload)
+            for output in app.session.feed(packet, from_source):
+                events.append(self._app_event(app, packet.ts_us, output, len(events)))
         return events
 
-    def _count(self, packet: Packet) -> None:
-        stats = self.stats
-        stats.packets += 1
-        stats.bytes += packet.wire_len
-        if not stats.first_us:
-            stats.first_us = packet.ts_us
-        stats.last_us = max(stats.last_us, packet.ts_us)
+    def _attach(self, slot: int) -> FlowApp | None:
+        flow = self.flows.record(slot)
+        session = self.dispatcher.session_for(flow.proto, flow.sport, flow.dport)
+        app = FlowApp(session, Endpoints.of(flow)) if session else None
+        self.apps[slot] = app
+        return app
+
+    def _end_flows(self, slots: np.ndarray) -> list[Event]:
+        events = [self._flow_event(self.flows.record(slot)) for slot in slots.tolist()]
+        for slot in slots.tolist():
+            self.apps.pop(slot, None)
+        self.flows.release(slots)
+        self.stats.flows += len(events)
+        self.stats.evicted_flows = self.flows.evicted
+        return events
+
+    def _expire(self, now_ns: int) -> list[Event]:
+        if now_ns - self._expired_at < EXPIRE_EVERY_NS:
+            return []
+        self._expired_at = now_ns
+        return self._end_flows(self.flows.expire(now_ns))
 
     def _base(self, dataset: str, ts_us: int, *id_parts: object) -> Event:
         event = new_event(dataset, ts_us, self.observer)
@@ -97,11 +196,12 @@ class Sensor:
             event["pcap"] = {"file": self.pcap_file}
         return event
 
-    def _app_event(self, flow: Flow, packet: Packet, output: AppOutput, index: int) -> Event:
+    def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput, index: int) -> Event:
         dataset = "weird" if output.weird else output.analyzer
-        event = self._base(dataset, packet.ts_us, flow.community_id(), output.frame, index)
-        sender_is_source = output.to_server == flow.app.server_is_destination
-        _endpoints(event, flow, sender_is_source)
+        ends = app.endpoints
+        event = self._base(dataset, ts_us, ends.community_id, output.frame, index)
+        sender_is_source = output.to_server == app.session.server_is_destination
+        _endpoints(event, ends, sender_is_source)
         event.setdefault("pcap", {})["frame"] = output.frame
         if output.weird:
             event["weird"] = _weird_fields(output.weird, output.analyzer, output.detail)
@@ -118,11 +218,13 @@ class Sensor:
         event["weird"] = _weird_fields(str(packet.malformed), "decode")
         return event
 
-    def _flow_event(self, flow: Flow) -> Event:
-        event = self._base("flow", flow.first_us, flow.community_id(), flow.first_frame)
-        _endpoints(event, flow, True)
-        event["event"].update(start=iso_timestamp(flow.first_us), end=iso_timestamp(flow.last_us),
-                              duration=(flow.last_us - flow.first_us) * 1000)
+    def _flow_event(self, flow: FlowRecord) -> Event:
+        ends = Endpoints.of(flow)
+        first_us, last_us = flow.first_ns // 1000, flow.last_ns // 1000
+        event = self._base("flow", first_us, ends.community_id, flow.first_frame)
+        _endpoints(event, ends, True)
+        event["event"].update(start=iso_timestamp(first_us), end=iso_timestamp(last_us),
+                              duration=flow.last_ns - flow.first_ns)
         event["source"].update(packets=flow.packets[0], bytes=flow.bytes[0])
         event["destination"].update(packets=flow.packets[1], bytes=flow.bytes[1])
         event["network"].update(packets=sum(flow.packets), bytes=sum(flow.bytes))
@@ -130,26 +232,52 @@ class Sensor:
         event["flow"] = {"end_reason": flow.end_reason}
         if flow.proto == 6:
             event["flow"]["tcp_flags"] = flow.flag_letters()
-        self.stats.flows += 1
+        if flow.teid is not None:
+            event["gtp"] = _tunnel_fields(flow)
         return event
 
 
-def _endpoints(event: Event, flow: Flow, sender_is_source: bool) -> None:
-    a = {"ip": flow.src}
-    b = {"ip": flow.dst}
-    if flow.proto in (6, 17, 132):
-        a["port"], b["port"] = flow.sport, flow.dport
+def _fill_row(cols: Columns, i: int, packet: Packet) -> None:
+    """Put a packet decoded by the slow path into row ``i`` of the columns."""
+    src, dst = _address_bytes(packet.src), _address_bytes(packet.dst)
+    vlan = NO_VLAN if packet.vlan is None else packet.vlan
+    cols.a_is_src[i], cols.hash[i] = fill_key(cols.key[i], src, packet.sport, dst,
+                                              packet.dport, packet.proto, vlan)
+    cols.status[i], cols.proto[i] = OK, packet.proto
+    cols.sport[i], cols.dport[i] = packet.sport, packet.dport
+    cols.tcp_flags[i], cols.seq[i] = packet.tcp_flags, packet.seq
+
+
+def _address_bytes(text: str) -> np.ndarray:
+    if ":" in text:
+        return np.frombuffer(socket.inet_pton(socket.AF_INET6, text), np.uint8)
+    raw = bytes(10) + b"\xff\xff" + socket.inet_aton(text)
+    return np.frombuffer(raw, np.uint8)
+
+
+def _endpoints(event: Event, ends: Endpoints, sender_is_source: bool) -> None:
+    a: dict[str, Any] = {"ip": ends.src}
+    b: dict[str, Any] = {"ip": ends.dst}
+    if ends.proto in (6, 17, 132):
+        a["port"], b["port"] = ends.sport, ends.dport
     event["source"], event["destination"] = (a, b) if sender_is_source else (b, a)
-    network: dict[str, Any] = {"transport": flow_transport(flow),
-                               "community_id": flow.community_id()}
-    if flow.vlan is not None:
-        network["vlan"] = {"id": flow.vlan}
+    network: dict[str, Any] = {"transport": TRANSPORTS.get(ends.proto, str(ends.proto)),
+                               "community_id": ends.community_id}
+    if ends.vlan is not None:
+        network["vlan"] = {"id": ends.vlan}
     event["network"] = network
 
 
-def flow_transport(flow: Flow) -> str:
-    return {6: "tcp", 17: "udp", 132: "sctp", 1: "icmp", 58: "ipv6-icmp"}.get(
-        flow.proto, str(flow.proto))
+def _tunnel_fields(flow: FlowRecord) -> dict[str, Any]:
+    assert flow.teid is not None and flow.outer is not None
+    fields: dict[str, Any] = {"teid": flow.teid[0] or flow.teid[1],
+                              "outer_source_ip": address_text(flow.outer[0]),
+                              "outer_destination_ip": address_text(flow.outer[1])}
+    if flow.teid[0] and flow.teid[1]:
+        fields["reverse_teid"] = flow.teid[1]
+    if flow.qfi is not None:
+        fields["qfi"] = flow.qfi
+    return fields
 
 
 def _weird_fields(name: str, analyzer: str, detail: str | None = None) -> dict[str, str]:

@@ -1,154 +1,291 @@
-"""Bidirectional flow metering.
+"""Bidirectional flow metering over decoded columns.
 
-A flow is keyed by its transport, VLAN and both endpoints in canonical order; its ``source`` is
-the side that sent the first packet seen. Flows end on an idle or active timeout, shortly after a
-TCP close, when the table is full (the oldest flow is evicted and counted), or at the end of the
-input. Ended flows are returned to the caller, which turns them into ``flow`` events.
+Flows live in arrays (one slot per flow) indexed by the hash of their canonical key, and a
+compiled loop updates them a whole block at a time. A flow's ``source`` is the side that sent the
+first packet seen. Flows end on an idle or active timeout, shortly after a TCP close, when the
+table is full (the least recently active flows are evicted, and counted), or at the end of the
+input. Ended slots are handed back to the caller, which turns them into ``flow`` events and then
+releases them.
+
+Two different keys with the same 64-bit hash would share a slot; with a million concurrent flows
+the chance of that is about one in thirty million.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
+import socket
+from dataclasses import dataclass
 
-import communityid
+import numpy as np
+from numba import njit, types
+from numba.typed import Dict
 
-from sensor.decode import Packet
+from sensor.columnar import KEY_LEN, NO_VLAN, OK, Columns
 
+IDLE, ACTIVE, TCP_CLOSE, END_OF_CAPTURE, EVICTED = 1, 2, 3, 4, 5
+END_REASONS = {0: "", IDLE: "idle_timeout", ACTIVE: "active_timeout", TCP_CLOSE: "tcp_close",
+               END_OF_CAPTURE: "end_of_capture", EVICTED: "evicted"}
 TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK, TCP_URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 TCP_FLAG_LETTERS = ((TCP_SYN, "S"), (TCP_ACK, "A"), (TCP_PSH, "P"), (TCP_FIN, "F"),
                     (TCP_RST, "R"), (TCP_URG, "U"))
-CLOSE_LINGER_US = 5_000_000
-FlowKey = tuple[Any, ...]
+CLOSE_LINGER_NS = 5_000_000_000
+V4_MAPPED = bytes(10) + b"\xff\xff"
 
-_community = communityid.CommunityID()
+
+class FlowArrays:
+    """The flow table's columns, one row per slot."""
+
+    def __init__(self, capacity: int) -> None:
+        self.key = np.zeros((capacity, KEY_LEN), np.uint8)
+        self.hash = np.zeros(capacity, np.uint64)
+        self.src_is_a = np.zeros(capacity, np.bool_)
+        self.first_ns = np.zeros(capacity, np.int64)
+        self.last_ns = np.zeros(capacity, np.int64)
+        self.closed_ns = np.zeros(capacity, np.int64)
+        self.first_frame = np.zeros(capacity, np.int64)
+        self.packets = np.zeros((capacity, 2), np.int64)
+        self.bytes = np.zeros((capacity, 2), np.int64)
+        self.tcp_flags = np.zeros(capacity, np.uint8)
+        self.fins = np.zeros(capacity, np.int32)
+        self.teid = np.zeros((capacity, 2), np.uint32)
+        self.qfi = np.full(capacity, 255, np.uint8)
+        self.outer = np.zeros((capacity, 32), np.uint8)
+        self.tunnel = np.zeros(capacity, np.bool_)
+        self.active = np.zeros(capacity, np.bool_)
+        self.end_reason = np.zeros(capacity, np.uint8)
+
+    def grown(self, capacity: int) -> FlowArrays:
+        bigger = FlowArrays(capacity)
+        for name, column in vars(self).items():
+            getattr(bigger, name)[: len(column)] = column
+        return bigger
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        return (self.key, self.hash, self.src_is_a, self.first_ns, self.last_ns, self.closed_ns,
+                self.first_frame, self.packets, self.bytes, self.tcp_flags, self.fins, self.teid,
+                self.qfi, self.outer, self.tunnel, self.active, self.end_reason)
 
 
 @dataclass(slots=True)
-class Flow:
-    key: FlowKey
-    src: str
-    sport: int
-    dst: str
-    dport: int
+class FlowRecord:
+    """One flow, read out of the table for its event."""
+
+    slot: int
     proto: int
+    src: bytes          # 4 or 16 bytes
+    sport: int
+    dst: bytes
+    dport: int
     vlan: int | None
-    first_us: int
+    first_ns: int
+    last_ns: int
     first_frame: int
-    last_us: int = 0
-    packets: list[int] = field(default_factory=lambda: [0, 0])
-    bytes: list[int] = field(default_factory=lambda: [0, 0])
-    tcp_flags: int = 0
-    fins: int = 0
-    closed_us: int | None = None
-    end_reason: str = ""
-    app: Any = None   # the analyzer session of this flow: None undecided, False none
-    _community_id: str = ""
-
-    def community_id(self) -> str:
-        if not self._community_id:
-            with_ports = self.proto in (1, 6, 17, 58, 132)
-            ports = (self.sport, self.dport) if with_ports else (None, None)
-            self._community_id = _community.calc(
-                communityid.FlowTuple(self.proto, self.src, self.dst, *ports))
-        return self._community_id
-
-    def count(self, packet: Packet, from_source: bool) -> None:
-        side = 0 if from_source else 1
-        self.packets[side] += 1
-        self.bytes[side] += packet.wire_len
-        self.last_us = max(self.last_us, packet.ts_us)
-        if packet.proto == 6:
-            self._track_tcp(packet.tcp_flags, packet.ts_us)
-
-    def _track_tcp(self, flags: int, ts_us: int) -> None:
-        self.tcp_flags |= flags
-        if flags & TCP_FIN:
-            self.fins += 1
-        if self.closed_us is None and (flags & TCP_RST or self.fins >= 2):
-            self.closed_us = ts_us
+    packets: tuple[int, int]
+    bytes: tuple[int, int]
+    tcp_flags: int
+    end_reason: str
+    teid: tuple[int, int] | None
+    qfi: int | None
+    outer: tuple[bytes, bytes] | None
 
     def flag_letters(self) -> str:
         return "".join(letter for bit, letter in TCP_FLAG_LETTERS if self.tcp_flags & bit)
 
 
-def flow_key(packet: Packet) -> tuple[FlowKey, bool]:
-    """The canonical key of a packet's flow, and whether the packet goes from the lower side."""
-    a, b = (packet.src, packet.sport), (packet.dst, packet.dport)
-    forward = a <= b
-    ends = (a, b) if forward else (b, a)
-    return (packet.proto, packet.vlan, *ends), forward
+def address(raw: bytes) -> bytes:
+    """4 bytes for an IPv4-mapped address, 16 otherwise."""
+    return raw[12:] if raw[:12] == V4_MAPPED else raw
+
+
+def address_text(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
 class FlowTable:
-    """All live flows, bounded in number, kept in order of last activity."""
+    """All live flows, bounded in number."""
 
     def __init__(self, idle_timeout_s: float = 60.0, active_timeout_s: float = 1800.0,
-                 max_flows: int = 1_000_000) -> None:
-        self.idle_us = int(idle_timeout_s * 1_000_000)
-        self.active_us = int(active_timeout_s * 1_000_000)
+                 max_flows: int = 1_000_000, capacity: int = 4096) -> None:
+        self.idle_ns = int(idle_timeout_s * 1e9)
+        self.active_ns = int(active_timeout_s * 1e9)
         self.max_flows = max_flows
-        self._flows: OrderedDict[FlowKey, tuple[Flow, bool]] = OrderedDict()
-        self.evicted = 0
+        self.arrays = FlowArrays(capacity)
+        self.index = Dict.empty(key_type=types.uint64, value_type=types.int64)
+        self.free = np.arange(capacity - 1, -1, -1, dtype=np.int64)
+        self.free_top = np.array([capacity], np.int64)
         self.created = 0
+        self.evicted = 0
 
     def __len__(self) -> int:
-        return len(self._flows)
+        return len(self.index)
 
-    def update(self, packet: Packet) -> tuple[Flow, bool, list[Flow]]:
-        """Count ``packet`` in its flow. Returns the flow, whether the packet travels from the
-        flow's source, and flows ended to make room."""
-        key, forward = flow_key(packet)
-        entry = self._flows.get(key)
-        ended: list[Flow] = []
-        if entry is not None and self._expired(entry[0], packet.ts_us):
-            ended.append(self._end(key, self._reason(entry[0], packet.ts_us)))
-            entry = None
-        if entry is None:
-            if len(self._flows) >= self.max_flows:
-                ended.append(self._evict_oldest())
-            flow = Flow(key, packet.src, packet.sport, packet.dst, packet.dport, packet.proto,
-                        packet.vlan, packet.ts_us, packet.frame, packet.ts_us)
-            entry = (flow, forward)
-            self._flows[key] = entry
-            self.created += 1
-        else:
-            self._flows.move_to_end(key)
-        flow, source_forward = entry
-        from_source = forward == source_forward
-        flow.count(packet, from_source)
-        return flow, from_source, ended
+    def update(self, cols: Columns, ts_ns: np.ndarray, wire_len: np.ndarray,
+               frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Count every decoded packet in its flow. Returns each row's slot (-1 for rows that
+        are not in a flow) and the slots of flows that ended on the way."""
+        ended = self._make_room(len(ts_ns))
+        slots = np.full(len(ts_ns), -1, np.int64)
+        ended_now = np.zeros(len(ts_ns), np.int64)
+        counts = _update(self.index, self.free, self.free_top, self.idle_ns, self.active_ns,
+                         cols.status, cols.hash, cols.key, cols.a_is_src, cols.proto,
+                         cols.tcp_flags, cols.tunnel, cols.teid, cols.qfi, cols.outer, ts_ns,
+                         wire_len, frames, slots, ended_now, *self.arrays.columns())
+        created, n_ended = counts
+        self.created += created
+        return slots, np.concatenate([ended, ended_now[:n_ended]])
 
-    def expire(self, now_us: int) -> list[Flow]:
-        """End the flows that timed out by ``now_us`` (packet time)."""
-        ended = []
-        for key, (flow, _) in list(self._flows.items()):
-            if now_us - flow.last_us < min(self.idle_us, CLOSE_LINGER_US):
-                break  # ordered by last activity: the rest are more recent
-            if self._expired(flow, now_us):
-                ended.append(self._end(key, self._reason(flow, now_us)))
+    def expire(self, now_ns: int) -> np.ndarray:
+        """End the flows that timed out by ``now_ns`` (packet time)."""
+        a = self.arrays
+        live = np.flatnonzero(a.active)
+        idle = now_ns - a.last_ns[live] >= self.idle_ns
+        closed = (a.closed_ns[live] > 0) & (now_ns - a.closed_ns[live] >= CLOSE_LINGER_NS)
+        active = now_ns - a.first_ns[live] >= self.active_ns
+        reason = np.where(closed, TCP_CLOSE, np.where(idle, IDLE, ACTIVE))
+        done = closed | idle | active
+        return self._end(live[done], reason[done])
+
+    def flush(self) -> np.ndarray:
+        """End every flow (end of input)."""
+        live = np.flatnonzero(self.arrays.active)
+        return self._end(live, np.full(len(live), END_OF_CAPTURE))
+
+    def release(self, slots: np.ndarray) -> None:
+        """Give the slots of ended flows back, once their events are out."""
+        top = int(self.free_top[0])
+        self.free[top:top + len(slots)] = slots
+        self.free_top[0] = top + len(slots)
+
+    def record(self, slot: int) -> FlowRecord:
+        a = self.arrays
+        key = a.key[slot].tobytes()
+        ends = [(address(key[0:16]), int.from_bytes(key[32:34], "big")),
+                (address(key[16:32]), int.from_bytes(key[34:36], "big"))]
+        if not a.src_is_a[slot]:
+            ends.reverse()
+        vlan = int.from_bytes(key[38:40], "big")
+        tunnel = bool(a.tunnel[slot])
+        outer = a.outer[slot].tobytes()
+        return FlowRecord(
+            slot, key[36], ends[0][0], ends[0][1], ends[1][0], ends[1][1],
+            None if vlan == NO_VLAN else vlan, int(a.first_ns[slot]), int(a.last_ns[slot]),
+            int(a.first_frame[slot]), tuple(a.packets[slot].tolist()),
+            tuple(a.bytes[slot].tolist()), int(a.tcp_flags[slot]),
+            END_REASONS[int(a.end_reason[slot])],
+            tuple(a.teid[slot].tolist()) if tunnel else None,
+            int(a.qfi[slot]) if tunnel and a.qfi[slot] != 255 else None,
+            (address(outer[:16]), address(outer[16:])) if tunnel else None)
+
+    def _make_room(self, incoming: int) -> np.ndarray:
+        """Grow the arrays so ``incoming`` new flows fit, and evict the least recently active
+        flows when the table would pass ``max_flows``."""
+        excess = len(self.index) + incoming - self.max_flows
+        ended = self._evict(excess) if excess > 0 else np.zeros(0, np.int64)
+        if int(self.free_top[0]) < incoming + len(ended):
+            self._grow(len(self.arrays.hash) + incoming + len(ended))
         return ended
 
-    def flush(self) -> list[Flow]:
-        """End every flow (end of input)."""
-        return [self._end(key, "end_of_capture") for key in list(self._flows)]
+    def _evict(self, count: int) -> np.ndarray:
+        live = np.flatnonzero(self.arrays.active)
+        count = min(count, len(live))
+        oldest = live[np.argpartition(self.arrays.last_ns[live], count - 1)[:count]]
+        self.evicted += len(oldest)
+        return self._end(oldest, np.full(len(oldest), EVICTED))
 
-    def _expired(self, flow: Flow, now_us: int) -> bool:
-        if flow.closed_us is not None and now_us - flow.closed_us >= CLOSE_LINGER_US:
-            return True
-        return now_us - flow.last_us >= self.idle_us or now_us - flow.first_us >= self.active_us
+    def _grow(self, needed: int) -> None:
+        old = len(self.arrays.hash)
+        new = max(needed, old * 2)
+        self.arrays = self.arrays.grown(new)
+        top = int(self.free_top[0])
+        fresh = np.arange(new - 1, old - 1, -1, dtype=np.int64)
+        free = np.empty(new, np.int64)
+        free[:len(fresh)] = fresh
+        free[len(fresh):len(fresh) + top] = self.free[:top]
+        self.free = free
+        self.free_top[0] = top + len(fresh)
 
-    def _reason(self, flow: Flow, now_us: int) -> str:
-        if flow.closed_us is not None and now_us - flow.closed_us >= CLOSE_LINGER_US:
-            return "tcp_close"
-        return "idle_timeout" if now_us - flow.last_us >= self.idle_us else "active_timeout"
+    def _end(self, slots: np.ndarray, reasons: np.ndarray) -> np.ndarray:
+        a = self.arrays
+        a.active[slots] = False
+        a.end_reason[slots] = reasons
+        _forget(self.index, a.hash[slots])
+        return slots.astype(np.int64)
 
-    def _evict_oldest(self) -> Flow:
-        self.evicted += 1
-        return self._end(next(iter(self._flows)), "evicted")
 
-    def _end(self, key: FlowKey, reason: str) -> Flow:
-        flow, _ = self._flows.pop(key)
-        flow.end_reason = reason
-        return flow
+@njit(cache=True)
+def _forget(index, hashes):  # noqa: ANN001, ANN202
+    for h in hashes:
+        if h in index:
+            del index[h]
+
+
+@njit(cache=True)
+def _update(index, free, free_top, idle_ns, active_ns, status, hashes, keys, a_is_src, protos,
+            flags, tunnels, teids, qfis, outers, ts_ns, wire_len, frames, slots, ended,
+            key, hash_, src_is_a, first_ns, last_ns, closed_ns, first_frame, packets, nbytes,
+            tcp_flags, fins, teid, qfi, outer, tunnel, active, end_reason):
+    created = 0
+    n_ended = 0
+    for i in range(len(status)):
+        if status[i] != OK:
+            continue
+        h = hashes[i]
+        ts = ts_ns[i]
+        slot = index[h] if h in index else np.int64(-1)
+        if slot >= 0:
+            reason = 0
+            if closed_ns[slot] > 0 and ts - closed_ns[slot] >= CLOSE_LINGER_NS:
+                reason = TCP_CLOSE
+            elif ts - last_ns[slot] >= idle_ns:
+                reason = IDLE
+            elif ts - first_ns[slot] >= active_ns:
+                reason = ACTIVE
+            if reason:
+                active[slot] = False
+                end_reason[slot] = reason
+                del index[h]
+                ended[n_ended] = slot
+                n_ended += 1
+                slot = -1
+        if slot < 0:
+            free_top[0] -= 1
+            slot = free[free_top[0]]
+            index[h] = slot
+            created += 1
+            key[slot] = keys[i]
+            hash_[slot] = h
+            src_is_a[slot] = a_is_src[i]
+            first_ns[slot] = last_ns[slot] = ts
+            closed_ns[slot] = 0
+            first_frame[slot] = frames[i]
+            packets[slot] = 0
+            nbytes[slot] = 0
+            tcp_flags[slot] = 0
+            fins[slot] = 0
+            teid[slot] = 0
+            qfi[slot] = 255
+            tunnel[slot] = False
+            active[slot] = True
+            end_reason[slot] = 0
+        side = 0 if a_is_src[i] == src_is_a[slot] else 1
+        packets[slot, side] += 1
+        nbytes[slot, side] += wire_len[i]
+        if ts > last_ns[slot]:
+            last_ns[slot] = ts
+        if protos[i] == 6:
+            tcp_flags[slot] |= flags[i]
+            if flags[i] & TCP_FIN:
+                fins[slot] += 1
+            if closed_ns[slot] == 0 and (flags[i] & TCP_RST or fins[slot] >= 2):
+                closed_ns[slot] = ts
+        if tunnels[i]:
+            if not tunnel[slot]:
+                tunnel[slot] = True
+                outer[slot, 0:16] = outers[i, 16:32] if side else outers[i, 0:16]
+                outer[slot, 16:32] = outers[i, 0:16] if side else outers[i, 16:32]
+            if teid[slot, side] == 0:
+                teid[slot, side] = teids[i]
+            if qfis[i] != 255:
+                qfi[slot] = qfis[i]
+        slots[i] = slot
+    return created, n_ended

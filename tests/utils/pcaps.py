@@ -30,6 +30,6 @@ def run_sensor(path: Path, **options: Any) -> list[dict[str, Any]]:
     options.setdefault("strict", True)
     sensor = Sensor("test-sensor", pcap_file=path.name, **options)
     events: list[dict[str, Any]] = []
-    for batch in CaptureFile(path).batches(512):
-        events += sensor.process(batch)
+    for block in CaptureFile(path).blocks(512):
+        events += sensor.process_block(block)
     return events + sensor.finish()
