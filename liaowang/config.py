@@ -56,7 +56,7 @@ class SensorSettings(Section):
     name: str = Field(default_factory=socket.gethostname)
     flows: FlowSettings = FlowSettings()
     live: LiveSettings = LiveSettings()
-    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 65536
 
 
 class ConsoleSettings(Section):

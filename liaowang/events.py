@@ -12,15 +12,21 @@ Times travel through the sensor as integer microseconds since the epoch, and bec
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 
 def iso_timestamp(ts_us: int) -> str:
     """ECS timestamp (UTC, microseconds) of integer microseconds since the epoch."""
     seconds, micros = divmod(ts_us, 1_000_000)
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{micros:06d}Z"
+    return f"{_second(seconds)}.{micros:06d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def parse_timestamp(text: str) -> int:

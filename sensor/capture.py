@@ -8,6 +8,8 @@ raises :class:`CaptureError`.
 
 from __future__ import annotations
 
+import mmap
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +47,7 @@ class Frame:
 class FrameBlock:
     """Frames as columns over one buffer: frame ``i`` is ``buf[offset[i]:offset[i]+caplen[i]]``."""
 
-    buf: bytes
+    buf: bytes | mmap.mmap
     records: np.ndarray  # of RECORD
 
     def __len__(self) -> int:
@@ -83,7 +85,7 @@ class CaptureFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self._buf = self.path.read_bytes()
+            self._buf = _map(self.path)
         except OSError as exc:
             raise CaptureError(f"{path}: {exc.strerror or exc}") from exc
         magic = self._buf[:4]
@@ -137,6 +139,14 @@ class CaptureFile:
                 batch = []
         if batch:
             yield batch
+
+
+def _map(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes, mapped into memory rather than copied when it is not empty."""
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 @njit(cache=True, nogil=True)

@@ -149,21 +149,26 @@ class Sensor:
         proto = cols.proto.astype(np.int64) << 16
         wanted = (cols.status == OK) & (np.isin(proto | cols.dport, self.analyzer_ports)
                                         | np.isin(proto | cols.sport, self.analyzer_ports))
+        rows = np.flatnonzero(wanted)
+        if not len(rows):
+            return []
+        records, buf = block.records[rows], block.buf
+        slot_of = slots[rows]
+        from_source = cols.a_is_src[rows] == self.flows.arrays.src_is_a[slot_of]
         events: list[Event] = []
-        records, buf = block.records, block.buf
-        for i in np.flatnonzero(wanted).tolist():
-            slot = int(slots[i])
+        for row, slot, number, ts_ns, wire_len, proto_, flags, seq, start, length, forward in zip(
+                rows.tolist(), slot_of.tolist(), records["number"].tolist(),
+                records["ts_ns"].tolist(), records["wire_len"].tolist(),
+                cols.proto[rows].tolist(), cols.tcp_flags[rows].tolist(),
+                cols.seq[rows].tolist(), cols.pay_off[rows].tolist(),
+                cols.pay_len[rows].tolist(), from_source.tolist(), strict=True):
             app = self.apps[slot] if slot in self.apps else self._attach(slot)
             if app is None:
                 continue
-            start, length = int(cols.pay_off[i]), int(cols.pay_len[i])
-            payload = payloads[i] if i in payloads else buf[start:start + length]
-            from_source = bool(cols.a_is_src[i] == self.flows.arrays.src_is_a[slot])
-            number, ts_ns = int(records["number"][i]), int(records["ts_ns"][i])
-            packet = Packet(number, ts_ns // 1000, int(records["wire_len"][i]),
-                            proto=int(cols.proto[i]), tcp_flags=int(cols.tcp_flags[i]),
-                            seq=int(cols.seq[i]), payload=payload)
-            for output in app.session.feed(packet, from_source):
+            payload = payloads[row] if row in payloads else buf[start:start + length]
+            packet = Packet(number, ts_ns // 1000, wire_len, proto=proto_, tcp_flags=flags,
+                            seq=seq, payload=payload)
+            for output in app.session.feed(packet, forward):
                 events.append(self._app_event(app, packet.ts_us, output, len(events)))
         return events
 
@@ -175,7 +180,7 @@ class Sensor:
         return app
 
     def _end_flows(self, slots: np.ndarray) -> list[Event]:
-        events = [self._flow_event(self.flows.record(slot)) for slot in slots.tolist()]
+        events = [self._flow_event(flow) for flow in self.flows.records(slots)]
         for slot in slots.tolist():
             self.apps.pop(slot, None)
         self.flows.release(slots)

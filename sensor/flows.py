@@ -101,6 +101,28 @@ def address_text(raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
+def _rows(array: np.ndarray) -> list[bytes]:
+    raw = array.tobytes()
+    width = array.shape[1]
+    return [raw[i:i + width] for i in range(0, len(raw), width)]
+
+
+def _record(slot: int, key: bytes, src_is_a: bool, first_ns: int, last_ns: int,
+            first_frame: int, packets: list[int], nbytes: list[int], tcp_flags: int,
+            end_reason: int, tunnel: bool, teid: list[int], qfi: int,
+            outer: bytes) -> FlowRecord:
+    a = (address(key[0:16]), (key[32] << 8) | key[33])
+    b = (address(key[16:32]), (key[34] << 8) | key[35])
+    (src, sport), (dst, dport) = (a, b) if src_is_a else (b, a)
+    vlan = (key[38] << 8) | key[39]
+    return FlowRecord(
+        slot, key[36], src, sport, dst, dport, None if vlan == NO_VLAN else vlan, first_ns,
+        last_ns, first_frame, (packets[0], packets[1]), (nbytes[0], nbytes[1]), tcp_flags,
+        END_REASONS[end_reason], (teid[0], teid[1]) if tunnel else None,
+        qfi if tunnel and qfi != 255 else None,
+        (address(outer[:16]), address(outer[16:])) if tunnel else None)
+
+
 class FlowTable:
     """All live flows, bounded in number."""
 
@@ -157,24 +179,19 @@ class FlowTable:
         self.free_top[0] = top + len(slots)
 
     def record(self, slot: int) -> FlowRecord:
+        return self.records(np.array([slot], np.int64))[0]
+
+    def records(self, slots: np.ndarray) -> list[FlowRecord]:
+        """The flows in ``slots``, read out column by column."""
         a = self.arrays
-        key = a.key[slot].tobytes()
-        ends = [(address(key[0:16]), int.from_bytes(key[32:34], "big")),
-                (address(key[16:32]), int.from_bytes(key[34:36], "big"))]
-        if not a.src_is_a[slot]:
-            ends.reverse()
-        vlan = int.from_bytes(key[38:40], "big")
-        tunnel = bool(a.tunnel[slot])
-        outer = a.outer[slot].tobytes()
-        return FlowRecord(
-            slot, key[36], ends[0][0], ends[0][1], ends[1][0], ends[1][1],
-            None if vlan == NO_VLAN else vlan, int(a.first_ns[slot]), int(a.last_ns[slot]),
-            int(a.first_frame[slot]), tuple(a.packets[slot].tolist()),
-            tuple(a.bytes[slot].tolist()), int(a.tcp_flags[slot]),
-            END_REASONS[int(a.end_reason[slot])],
-            tuple(a.teid[slot].tolist()) if tunnel else None,
-            int(a.qfi[slot]) if tunnel and a.qfi[slot] != 255 else None,
-            (address(outer[:16]), address(outer[16:])) if tunnel else None)
+        columns = zip(slots.tolist(), _rows(a.key[slots]), a.src_is_a[slots].tolist(),
+                      a.first_ns[slots].tolist(), a.last_ns[slots].tolist(),
+                      a.first_frame[slots].tolist(), a.packets[slots].tolist(),
+                      a.bytes[slots].tolist(), a.tcp_flags[slots].tolist(),
+                      a.end_reason[slots].tolist(), a.tunnel[slots].tolist(),
+                      a.teid[slots].tolist(), a.qfi[slots].tolist(),
+                      _rows(a.outer[slots]), strict=True)
+        return [_record(*row) for row in columns]
 
     def _make_room(self, incoming: int) -> np.ndarray:
         """Grow the arrays so ``incoming`` new flows fit, and evict the least recently active
@@ -213,7 +230,7 @@ class FlowTable:
 
 
 @njit(cache=True)
-def _forget(index, hashes):  # noqa: ANN001, ANN202
+def _forget(index, hashes):
     for h in hashes:
         if h in index:
             del index[h]

@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import IO
+
+import orjson
 
 from pipelines.sinks.base import Event, Sink
 
@@ -30,8 +31,8 @@ class JsonlSink(Sink):
         return cls(open(target, "a", encoding="utf-8"), owns_stream=True)
 
     def write(self, events: Sequence[Event]) -> None:
-        dumps = json.dumps
-        self.stream.write("".join(dumps(e, separators=(",", ":")) + "\n" for e in events))
+        dumps = orjson.dumps
+        self.stream.write(b"".join(dumps(e) + b"\n" for e in events).decode())
 
     def flush(self) -> None:
         self.stream.flush()
