@@ -18,10 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-OK, NOT_IP, SLOW, MALFORMED = 0, 1, 2, 3
+from sensor.capture import RECORD
+
+OK, NOT_IP, SLOW, MALFORMED, FRAGMENT = 0, 1, 2, 3, 4  # FRAGMENT: held for reassembly
 KEY_LEN = 40        # a[16] b[16] a_port[2] b_port[2] proto[1] 0[1] vlan[2]
 NO_VLAN = 0xFFFF
 GTPU_PORT = 2152
+LINKTYPE_RAW = 101
 FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 
 
@@ -29,7 +32,7 @@ FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 class Columns:
     """What the decoder found, one row per frame."""
 
-    status: np.ndarray      # uint8: OK, NOT_IP, SLOW, MALFORMED
+    status: np.ndarray      # uint8: OK, NOT_IP, SLOW, MALFORMED, FRAGMENT
     proto: np.ndarray       # uint8: IP protocol of the (inner) packet
     sport: np.ndarray       # uint16 (ICMP: type)
     dport: np.ndarray       # uint16 (ICMP: code)
@@ -53,6 +56,19 @@ class Columns:
                    np.zeros((n, KEY_LEN), np.uint8), np.zeros(n, np.uint64),
                    np.zeros(n, np.bool_), np.zeros(n, np.uint32), np.full(n, 255, np.uint8),
                    np.zeros(n, np.bool_), np.zeros((n, 32), np.uint8))
+
+
+    def copy_row(self, i: int, other: Columns, j: int) -> None:
+        """Row ``i`` becomes row ``j`` of ``other``."""
+        for name in self.__slots__:
+            getattr(self, name)[i] = getattr(other, name)[j]
+
+
+def decode_datagram(datagram: bytes) -> Columns:
+    """Decode one raw IP datagram (a reassembled one, say) into one row of columns."""
+    records = np.zeros(1, RECORD)
+    records["caplen"], records["linktype"] = len(datagram), LINKTYPE_RAW
+    return decode_block(np.frombuffer(datagram, np.uint8), records)
 
 
 def decode_block(buf: np.ndarray, records: np.ndarray) -> Columns:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dpkt
 
 from sensor.capture import Frame
+from sensor.fragments import Fragment
 
 LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW = 0, 1, 101
 LINKTYPE_LINUX_SLL, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2 = 113, 228, 229, 276
@@ -34,7 +35,7 @@ class Packet:
     tcp_flags: int = 0
     seq: int = 0
     payload: bytes = b""
-    ip_fragment: bool = False
+    fragment: Fragment | None = None
     malformed: str | None = None
 
     @property
@@ -92,24 +93,54 @@ def _raw_ip(data: bytes) -> dpkt.Packet | None:
 
 
 def _fill_ip(ip: dpkt.Packet, packet: Packet) -> None:
+    if ip.v != (4 if isinstance(ip, dpkt.ip.IP) else 6):
+        packet.malformed = "ip_bad_version"
+        return
     if isinstance(ip, dpkt.ip.IP):
         packet.src, packet.dst = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
         packet.proto = ip.p
         if ip.mf or ip.offset:
-            packet.ip_fragment = True
+            packet.fragment = Fragment((packet.src, packet.dst, ip.p, ip.id), ip.offset,
+                                       bool(ip.mf), bytes(ip.data))
             return
     else:
         family = socket.AF_INET6
         packet.src, packet.dst = socket.inet_ntop(family, ip.src), socket.inet_ntop(family, ip.dst)
-        packet.proto = ip.p if hasattr(ip, "p") else ip.nxt
-    segment = ip.data
+        packet.proto = ip.p
+        header = ip.extension_hdrs.get(44) if hasattr(ip, "extension_hdrs") else None
+        if header is not None:
+            packet.fragment = Fragment((packet.src, packet.dst, ip.p, header.id),
+                                       header.frag_off * 8, bool(header.m_flag), ip.data
+                                       if isinstance(ip.data, bytes) else bytes(ip.data))
+            return
+    fill_transport(packet, ip.data)
+
+
+def fill_transport(packet: Packet, segment: dpkt.Packet | bytes) -> None:
+    """Ports, TCP state and payload of a transport segment, parsed or still raw bytes."""
+    if isinstance(segment, bytes) and packet.proto in (6, 17, 132):
+        segment = _parse_transport(packet.proto, segment)
+        if segment is None:
+            packet.malformed = f"truncated_{packet.transport}"
+            return
     if isinstance(segment, dpkt.tcp.TCP):
         packet.sport, packet.dport = segment.sport, segment.dport
-        packet.tcp_flags, packet.seq, packet.payload = segment.flags, segment.seq, segment.data
-    elif isinstance(segment, (dpkt.udp.UDP, dpkt.sctp.SCTP)):
+        packet.tcp_flags, packet.seq = segment.flags & 0xFF, segment.seq
+        packet.payload = bytes(segment.data)
+    elif isinstance(segment, dpkt.udp.UDP):
+        packet.sport, packet.dport, packet.payload = segment.sport, segment.dport, segment.data
+    elif isinstance(segment, dpkt.sctp.SCTP):
         packet.sport, packet.dport = segment.sport, segment.dport
-        packet.payload = bytes(segment.data) if isinstance(segment, dpkt.udp.UDP) else b""
     elif isinstance(segment, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
         packet.sport, packet.dport = segment.type, segment.code  # as Community ID treats them
-    elif packet.proto in (6, 17, 132):
-        packet.malformed = f"truncated_{packet.transport}"
+
+
+def _parse_transport(proto: int, raw: bytes) -> dpkt.Packet | None:
+    try:
+        return {6: dpkt.tcp.TCP, 17: dpkt.udp.UDP}[proto](raw)
+    except (KeyError, dpkt.UnpackError):
+        pass
+    if len(raw) >= 12 and proto == 132:  # chunks dpkt cannot read: the common header will do
+        return dpkt.sctp.SCTP(sport=int.from_bytes(raw[0:2], "big"),
+                              dport=int.from_bytes(raw[2:4], "big"))
+    return None

@@ -13,6 +13,7 @@ decode goes to the dpkt slow path (:mod:`sensor.decode`).
 from __future__ import annotations
 
 import socket
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,23 @@ from liaowang.config import SensorSettings
 from liaowang.events import event_id, iso_timestamp, new_event
 from sensor.analyzers import ANALYZERS, AnalyzerSpec
 from sensor.capture import Frame, FrameBlock
-from sensor.columnar import MALFORMED, NO_VLAN, NOT_IP, OK, SLOW, Columns, decode_block, fill_key
+from sensor.columnar import (
+    FRAGMENT,
+    MALFORMED,
+    NO_VLAN,
+    NOT_IP,
+    OK,
+    SLOW,
+    Columns,
+    decode_block,
+    decode_datagram,
+    fill_key,
+)
 from sensor.community_id import community_id
 from sensor.decode import TRANSPORTS, Packet, decode
 from sensor.dispatch import AppOutput, AppSession, Dispatcher
 from sensor.flows import FlowRecord, FlowTable, address_text
+from sensor.fragments import Reassembler
 
 Event = dict[str, Any]
 EXPIRE_EVERY_NS = 1_000_000_000
@@ -84,6 +97,7 @@ class Sensor:
         self.dispatcher = Dispatcher(analyzers, strict=strict)
         self.analyzer_ports = self.dispatcher.port_keys()
         self.apps: dict[int, FlowApp | None] = {}
+        self.fragments = Reassembler()
         self.stats = SensorStats()
         self._expired_at = 0
 
@@ -133,7 +147,11 @@ class Sensor:
         payloads: dict[int, bytes] = {}
         for i in np.flatnonzero(cols.status == SLOW).tolist():
             packet = decode(block.frame(i))
-            if packet.malformed:
+            if packet.fragment is not None:
+                payloads.update(self._reassemble(packet, cols, i))
+                if cols.status[i] == MALFORMED:
+                    events.append(self._packet_weird(packet))
+            elif packet.malformed:
                 cols.status[i] = MALFORMED
                 events.append(self._packet_weird(packet))
             elif packet.proto < 0:
@@ -142,6 +160,24 @@ class Sensor:
                 _fill_row(cols, i, packet)
                 payloads[i] = packet.payload
         return events, payloads
+
+    def _reassemble(self, packet: Packet, cols: Columns, i: int) -> dict[int, bytes]:
+        """Hold a fragment; on the one that completes its datagram, decode the datagram whole
+        (tunnels included) into row ``i``."""
+        assert packet.fragment is not None
+        segment = self.fragments.add(packet.fragment, packet.ts_us)
+        if segment is None:
+            cols.status[i] = FRAGMENT
+            return {}
+        datagram = _datagram(packet, segment)
+        whole = decode_datagram(datagram)
+        cols.copy_row(i, whole, 0)
+        if whole.status[0] != OK:
+            cols.status[i] = MALFORMED
+            packet.malformed = "ip_reassembled_datagram_undecodable"
+            return {}
+        start = int(whole.pay_off[0])
+        return {i: datagram[start:start + int(whole.pay_len[0])]}
 
     def _analyze(self, block: FrameBlock, cols: Columns, slots: np.ndarray,
                  payloads: dict[int, bytes]) -> list[Event]:
@@ -240,6 +276,16 @@ class Sensor:
         if flow.teid is not None:
             event["gtp"] = _tunnel_fields(flow)
         return event
+
+
+def _datagram(packet: Packet, segment: bytes) -> bytes:
+    """A minimal IP header in front of a reassembled transport segment."""
+    if ":" in packet.src:
+        header = struct.pack("!IHBB", 6 << 28, len(segment), packet.proto, 64)
+        return header + _address_bytes(packet.src).tobytes() + \
+            _address_bytes(packet.dst).tobytes() + segment
+    header = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(segment), 0, 0, 64, packet.proto, 0)
+    return header + socket.inet_aton(packet.src) + socket.inet_aton(packet.dst) + segment
 
 
 def _fill_row(cols: Columns, i: int, packet: Packet) -> None:
