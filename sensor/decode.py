@@ -118,7 +118,10 @@ def _fill_ip(ip: dpkt.Packet, packet: Packet) -> None:
 
 def fill_transport(packet: Packet, segment: dpkt.Packet | bytes) -> None:
     """Ports, TCP state and payload of a transport segment, parsed or still raw bytes."""
-    if isinstance(segment, bytes) and packet.proto in (6, 17, 132):
+    if isinstance(segment, bytes) and packet.proto == 132:
+        _fill_sctp(packet, segment)
+        return
+    if isinstance(segment, bytes) and packet.proto in (6, 17):
         segment = _parse_transport(packet.proto, segment)
         if segment is None:
             packet.malformed = f"truncated_{packet.transport}"
@@ -130,17 +133,22 @@ def fill_transport(packet: Packet, segment: dpkt.Packet | bytes) -> None:
     elif isinstance(segment, dpkt.udp.UDP):
         packet.sport, packet.dport, packet.payload = segment.sport, segment.dport, segment.data
     elif isinstance(segment, dpkt.sctp.SCTP):
-        packet.sport, packet.dport = segment.sport, segment.dport
+        _fill_sctp(packet, bytes(segment))
     elif isinstance(segment, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
         packet.sport, packet.dport = segment.type, segment.code  # as Community ID treats them
 
 
 def _parse_transport(proto: int, raw: bytes) -> dpkt.Packet | None:
     try:
-        return {6: dpkt.tcp.TCP, 17: dpkt.udp.UDP}[proto](raw)
-    except (KeyError, dpkt.UnpackError):
-        pass
-    if len(raw) >= 12 and proto == 132:  # chunks dpkt cannot read: the common header will do
-        return dpkt.sctp.SCTP(sport=int.from_bytes(raw[0:2], "big"),
-                              dport=int.from_bytes(raw[2:4], "big"))
-    return None
+        return dpkt.tcp.TCP(raw) if proto == 6 else dpkt.udp.UDP(raw)
+    except dpkt.UnpackError:
+        return None
+
+
+def _fill_sctp(packet: Packet, raw: bytes) -> None:
+    """SCTP from its common header; the chunks stay raw for :mod:`sensor.sctp`."""
+    if len(raw) < 12:
+        packet.malformed = "truncated_sctp"
+        return
+    packet.sport, packet.dport = int.from_bytes(raw[0:2], "big"), int.from_bytes(raw[2:4], "big")
+    packet.payload = raw[12:]

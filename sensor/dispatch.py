@@ -17,6 +17,7 @@ from sensor.analyzers.base import AnalyzerSpec, Malformed, NeedMore, Parsed
 from sensor.decode import Packet
 from sensor.flows import TCP_SYN
 from sensor.reassembly import TcpStream
+from sensor.sctp import SctpMessages
 
 PROBING, CONFIRMED, DISABLED = "probing", "confirmed", "disabled"
 TRANSPORT_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132}
@@ -43,29 +44,43 @@ class AppSession:
         self.strict = strict
         self.state = PROBING
         self.buffers = (bytearray(), bytearray())
-        self.streams = (TcpStream(), TcpStream()) if spec.transport == "tcp" else None
+        self.tcp = (TcpStream(), TcpStream())
+        self.sctp = (SctpMessages(), SctpMessages())
 
     def feed(self, packet: Packet, from_source: bool) -> list[AppOutput]:
         if self.state == DISABLED:
             return []
         to_server = from_source == self.server_is_destination
-        if self.streams is None:
-            return self._consume(bytearray(packet.payload), packet.frame, to_server)
-        stream = self.streams[0 if from_source else 1]
+        side = 0 if from_source else 1
+        if self.spec.transport == "tcp":
+            return self._feed_tcp(packet, side, to_server)
+        if self.spec.transport == "sctp":
+            return self._feed_sctp(packet, side, to_server)
+        return self._consume(bytearray(packet.payload), packet.frame, to_server)
+
+    def _feed_tcp(self, packet: Packet, side: int, to_server: bool) -> list[AppOutput]:
+        stream = self.tcp[side]
         if packet.tcp_flags & TCP_SYN:
             stream.start(packet.seq)
-        if not packet.payload:
-            return []
         out: list[AppOutput] = []
-        buffer = self.buffers[0 if from_source else 1]
-        for data, frame in stream.add(packet.seq, packet.payload, packet.frame):
+        buffer = self.buffers[side]
+        frame = packet.frame
+        for data in stream.add(packet.seq, packet.payload):
             if not data:
                 out.append(self._weird(frame, to_server, "tcp_gap"))
                 buffer.clear()
-                self.state = PROBING if self.state != DISABLED else DISABLED
+                if self.state == CONFIRMED:
+                    self.state = PROBING
                 continue
             buffer += data
             out += self._consume(buffer, frame, to_server)
+        return out
+
+    def _feed_sctp(self, packet: Packet, side: int, to_server: bool) -> list[AppOutput]:
+        out: list[AppOutput] = []
+        for message in self.sctp[side].add(packet.payload):
+            if not self.spec.ppids or message.ppid in self.spec.ppids:
+                out += self._consume(bytearray(message.data), packet.frame, to_server)
         return out
 
     def _consume(self, buffer: bytearray, frame: int, to_server: bool) -> list[AppOutput]:

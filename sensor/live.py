@@ -114,22 +114,25 @@ class _BpfProgram(ctypes.Structure):
 
 @functools.cache
 def _libpcap() -> ctypes.CDLL:
-    for name in (ctypes.util.find_library("pcap"), "libpcap.so.0.8", "libpcap.so.1"):
+    names = (ctypes.util.find_library("pcap"), "libpcap.so.0.8", "libpcap.so.1")
+    for name in filter(None, names):
         try:
-            lib = ctypes.CDLL(name) if name else None
+            return _declare(ctypes.CDLL(name))
         except OSError:
             continue
-        if lib is not None:
-            lib.pcap_open_dead.restype = ctypes.c_void_p
-            lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
-            lib.pcap_compile.argtypes = [ctypes.c_void_p, ctypes.POINTER(_BpfProgram),
-                                         ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32]
-            lib.pcap_geterr.restype = ctypes.c_char_p
-            lib.pcap_geterr.argtypes = [ctypes.c_void_p]
-            lib.pcap_freecode.argtypes = [ctypes.POINTER(_BpfProgram)]
-            lib.pcap_close.argtypes = [ctypes.c_void_p]
-            return lib
     raise BpfError("capture filters need libpcap (Debian package libpcap0.8), not found")
+
+
+def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    lib.pcap_open_dead.restype = ctypes.c_void_p
+    lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.pcap_compile.argtypes = [ctypes.c_void_p, ctypes.POINTER(_BpfProgram), ctypes.c_char_p,
+                                 ctypes.c_int, ctypes.c_uint32]
+    lib.pcap_geterr.restype = ctypes.c_char_p
+    lib.pcap_geterr.argtypes = [ctypes.c_void_p]
+    lib.pcap_freecode.argtypes = [ctypes.POINTER(_BpfProgram)]
+    lib.pcap_close.argtypes = [ctypes.c_void_p]
+    return lib
 
 
 def compile_bpf(expression: str, dlt: int = 1, snaplen: int = 262144) -> bytes:
@@ -166,8 +169,8 @@ def _link_type(sock: socket.socket, name: str) -> tuple[int, int]:
     return LINK_TYPES[arphrd]
 
 
-def _promiscuous(sock: socket.socket, name: str) -> None:
-    mreq = struct.pack("iHH8s", socket.if_nametoindex(name), PACKET_MR_PROMISC, 0, b"")
+def _promiscuous(sock: socket.socket, ifindex: int) -> None:
+    mreq = struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
     sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
 
 
@@ -193,6 +196,7 @@ class RingSocket:
 
     def __init__(self, name: str, geometry: RingGeometry, bpf: str | None = None) -> None:
         self.name, self.geometry, self.stats = name, geometry, InterfaceStats()
+        self.link_down = False
         self._block = 0
         self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # no packets before bind
         try:
@@ -211,7 +215,8 @@ class RingSocket:
         size = self.geometry.block_size * self.geometry.block_nr
         self._ring = mmap.mmap(sock.fileno(), size, mmap.MAP_SHARED,
                                mmap.PROT_READ | mmap.PROT_WRITE)
-        _promiscuous(sock, name)
+        self.ifindex = socket.if_nametoindex(name)
+        _promiscuous(sock, self.ifindex)
         sock.bind((name, ETH_P_ALL))
 
     def fileno(self) -> int:
@@ -223,6 +228,7 @@ class RingSocket:
         status, count, first = _BLOCK.unpack_from(self._ring, base + 8)
         if not status & TP_STATUS_USER:
             return None
+        self.link_down = False
         try:
             return self._frames(base + first, count)
         finally:
@@ -252,14 +258,22 @@ class RingSocket:
         self.stats.dropped += _STATS.unpack(raw)[1]
 
     def check(self) -> None:
-        """Report a socket error: a link that went down is waited for, a vanished one is not."""
+        """Raise on a socket error. A link that went down is waited for (the kernel resumes
+        capture when it comes back up); an interface that is gone is an error."""
         code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if not code:
-            return
-        if code == errno.ENETDOWN and self.name in {n for _, n in socket.if_nameindex()}:
+        if code == errno.ENETDOWN and not self.link_down:
             log.warning("%s: the link went down; waiting for it to come back", self.name)
-            return
-        raise LiveCaptureError(f"{self.name}: {os.strerror(code)}")
+            self.link_down = True
+        elif code and code != errno.ENETDOWN:
+            raise LiveCaptureError(f"{self.name}: {os.strerror(code)}")
+        if self.link_down and not self._exists():
+            raise LiveCaptureError(f"{self.name}: the interface is gone")
+
+    def _exists(self) -> bool:
+        try:
+            return socket.if_indextoname(self.ifindex) == self.name
+        except OSError:
+            return False
 
     def close(self) -> None:
         ring = getattr(self, "_ring", None)
@@ -323,8 +337,10 @@ class LiveCapture:
         return [block for block in blocks if block is not None]
 
     def _wait(self, timeout: float) -> None:
-        for key, _ in self._selector.select(timeout):
-            key.data.check()
+        ready = {key.data for key, _ in self._selector.select(timeout)}
+        for ring in self.rings:
+            if ring in ready or ring.link_down:
+                ring.check()
 
     def _drain(self) -> Iterator[list[Frame]]:
         timeout_s = max(ring.geometry.timeout_ms for ring in self.rings) / 1000

@@ -6,10 +6,10 @@ resynchronise instead of stalling: a gap shows as an empty chunk before the data
 
 >>> s = TcpStream()
 >>> s.start(994)  # the SYN's sequence number
->>> s.add(1000, b"world", frame=2)
+>>> s.add(1000, b"world")
 []
->>> s.add(995, b"hello", frame=1)
-[(b'hello', 1), (b'world', 2)]
+>>> s.add(995, b"hello")
+[b'hello', b'world']
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ def _after(a: int, b: int) -> int:
 
 
 class TcpStream:
-    """Orders the payload of one direction. ``add`` returns ``(data, frame)`` chunks in order."""
+    """Orders the payload of one direction: ``add`` returns the chunks that the segment made
+    deliverable, in order (so a PDU completes on the frame that filled the last hole)."""
 
     __slots__ = ("gaps", "next_seq", "pending", "pending_bytes")
 
     def __init__(self) -> None:
         self.next_seq: int | None = None
-        self.pending: dict[int, tuple[bytes, int]] = {}
+        self.pending: dict[int, bytes] = {}
         self.pending_bytes = 0
         self.gaps = 0
 
@@ -39,7 +40,7 @@ class TcpStream:
         if self.next_seq is None:
             self.next_seq = (syn_seq + 1) % SEQ_MOD
 
-    def add(self, seq: int, data: bytes, frame: int) -> list[tuple[bytes, int]]:
+    def add(self, seq: int, data: bytes) -> list[bytes]:
         if not data:
             return []
         if self.next_seq is None:
@@ -51,18 +52,19 @@ class TcpStream:
             seq, data = self.next_seq, data[-offset:]
             offset = 0
         if offset > 0:
-            self._hold(seq, data, frame)
+            self._hold(seq, data)
             return self._skip_gap() if self.pending_bytes > MAX_PENDING_BYTES else []
-        return self._deliver(data, frame)
+        return self._deliver(data)
 
-    def _hold(self, seq: int, data: bytes, frame: int) -> None:
-        if seq not in self.pending or len(self.pending[seq][0]) < len(data):
-            self.pending_bytes += len(data) - len(self.pending.get(seq, (b"", 0))[0])
-            self.pending[seq] = (data, frame)
+    def _hold(self, seq: int, data: bytes) -> None:
+        held = self.pending.get(seq, b"")
+        if len(held) < len(data):
+            self.pending_bytes += len(data) - len(held)
+            self.pending[seq] = data
 
-    def _deliver(self, data: bytes, frame: int) -> list[tuple[bytes, int]]:
+    def _deliver(self, data: bytes) -> list[bytes]:
         assert self.next_seq is not None
-        chunks = [(data, frame)]
+        chunks = [data]
         self.next_seq = (self.next_seq + len(data)) % SEQ_MOD
         while self.pending:
             ready = self._take_ready()
@@ -71,26 +73,26 @@ class TcpStream:
             chunks.append(ready)
         return chunks
 
-    def _take_ready(self) -> tuple[bytes, int] | None:
+    def _take_ready(self) -> bytes | None:
         assert self.next_seq is not None
         for seq in list(self.pending):
             offset = _after(seq, self.next_seq)
             if offset > 0:
                 continue
-            data, frame = self.pending.pop(seq)
+            data = self.pending.pop(seq)
             self.pending_bytes -= len(data)
             if -offset < len(data):
                 tail = data[-offset:]
                 self.next_seq = (self.next_seq + len(tail)) % SEQ_MOD
-                return tail, frame
+                return tail
         return None
 
-    def _skip_gap(self) -> list[tuple[bytes, int]]:
+    def _skip_gap(self) -> list[bytes]:
         """Give up on the missing bytes: continue from the earliest waiting segment."""
         assert self.next_seq is not None
         earliest = min(self.pending, key=lambda s: _after(s, self.next_seq or 0))
         self.gaps += 1
         self.next_seq = earliest
-        data, frame = self.pending.pop(earliest)
+        data = self.pending.pop(earliest)
         self.pending_bytes -= len(data)
-        return [(b"", frame), *self._deliver(data, frame)]
+        return [b"", *self._deliver(data)]

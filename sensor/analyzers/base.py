@@ -45,6 +45,7 @@ class AnalyzerSpec:
     parse: Callable[[bytes, bool], ParseResult]     # (buffer, sent to the server) → result
     to_event: Callable[[Any], dict[str, Any]]       # PDU → {"network": ..., "<proto>": ...}
     max_pdu: int = 65_535                           # a PDU can never be longer than this
+    ppids: tuple[int, ...] = ()                     # SCTP payload protocol ids it reads
 
 
 def code_name(names: dict[int, str], code: int) -> str:

@@ -1,0 +1,305 @@
+"""``liaowang sensor`` at a real interface: veth pairs in a network namespace of the test's own,
+real captures sent with tcpreplay, the sensor a real process stopped by a signal.
+
+Everything happens inside the namespace (the sensor, tcpreplay and the metrics scrape run under
+``ip netns exec``), so no replayed packet reaches the machine's own network. Deleting the
+namespace deletes its veths; the fixture does it whatever the outcome, and also removes any
+namespace left behind by an earlier run that was killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.utils.pcaps import PCAPS
+
+LIAOWANG = str(Path(sys.executable).with_name("liaowang"))
+MODBUS_BIG = PCAPS / "zeek__zeek/testing__btest__Traces__modbus__modbusBig.pcap"  # + S7 on 102
+MODBUS_SMALL = PCAPS / "zeek__zeek/testing__btest__Traces__modbus__modbusSmall.pcap"
+MODBUS_OTHER = PCAPS / "OISF__suricata-verify/tests__modbus__modbus.pcap"
+NETNS_PREFIX = "lw-test-"
+SUMMARY = re.compile(r"^received=(\d+) dropped=(\d+) decoded=(\d+) malformed=(\d+)", re.M)
+
+
+def _netns_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root: the test creates a network namespace and veth pairs"
+    if shutil.which("ip") is None:
+        return "ip netns unavailable: iproute2 is not installed"
+    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"ip netns unavailable: {probe.stderr.strip()}"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_netns_unavailable() is not None,
+                                reason=_netns_unavailable() or "")
+
+
+def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=check)
+
+
+@dataclass
+class Tap:
+    """A namespace with veth pairs: what is sent on ``feeds[i]`` arrives on ``taps[i]``."""
+
+    netns: str
+    feeds: tuple[str, ...] = ("feed0", "feed1")
+    taps: tuple[str, ...] = ("tap0", "tap1")
+
+    def command(self, *args: str) -> list[str]:
+        return ["ip", "netns", "exec", self.netns, *args]
+
+    def replay(self, pcap: Path, pps: int = 5000, feed: int = 0) -> int:
+        """Send a capture with tcpreplay; the number of packets it sent."""
+        done = subprocess.run(self.command("tcpreplay", "-i", self.feeds[feed], "--pps",
+                                           str(pps), str(pcap)),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return int(re.search(r"Successful packets:\s+(\d+)", done.stdout)[1])
+
+    def scrape(self, port: int) -> dict[str, float]:
+        """The metrics endpoint's samples, ``name{label="value"}`` -> value."""
+        script = ("import sys, httpx; r = httpx.get(sys.argv[1], timeout=5); "
+                  "r.raise_for_status(); print(r.text)")
+        done = subprocess.run(self.command(sys.executable, "-c", script,
+                                           f"http://127.0.0.1:{port}/metrics"),
+                              capture_output=True, text=True, timeout=30, check=True)
+        return {_sample_key(s): s.value
+                for family in text_string_to_metric_families(done.stdout)
+                for s in family.samples}
+
+
+def _sample_key(sample: Any) -> str:
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+    return f"{sample.name}{{{labels}}}" if labels else sample.name
+
+
+def _remove_stale_namespaces() -> None:
+    """Namespaces of earlier runs whose process is gone (killed before its finalizer ran)."""
+    for line in ip("netns", "list").stdout.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        pid = name.removeprefix(NETNS_PREFIX).split("-")[0]
+        if name.startswith(NETNS_PREFIX) and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            ip("netns", "delete", name, check=False)
+
+
+@pytest.fixture
+def tap() -> Iterator[Tap]:
+    _remove_stale_namespaces()
+    tap = Tap(f"{NETNS_PREFIX}{os.getpid()}-{secrets.token_hex(3)}")
+    ip("netns", "add", tap.netns)
+    try:
+        ip("netns", "exec", tap.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+           "net.ipv6.conf.default.disable_ipv6=1")  # no router solicitations on the wire
+        for feed, end in zip(tap.feeds, tap.taps, strict=True):
+            ip("-n", tap.netns, "link", "add", feed, "type", "veth", "peer", "name", end)
+            ip("-n", tap.netns, "link", "set", feed, "up")
+            ip("-n", tap.netns, "link", "set", end, "up")
+        ip("-n", tap.netns, "link", "set", "lo", "up")
+        yield tap
+    finally:
+        ip("netns", "delete", tap.netns, check=False)
+        assert tap.netns not in ip("netns", "list").stdout
+
+
+@dataclass
+class SensorProcess:
+    """``liaowang sensor`` running in the namespace; standard error is collected as it comes."""
+
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    stderr: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+
+    def wait_capturing(self, timeout: float = 30) -> None:
+        """Until the sensor says its sockets are bound (so nothing sent later is missed)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            self.stderr.append(line)
+            if line.startswith("liaowang sensor: capturing on"):
+                return
+        raise AssertionError(f"the sensor did not start: {''.join(self.stderr)}")
+
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
+        """Signal it and wait: its exit code and all it wrote to standard error."""
+        self.process.send_signal(signum)
+        code = self.process.wait(timeout=30)
+        self._reader.join(timeout=10)
+        while not self.lines.empty():
+            self.stderr.append(self.lines.get())
+        return code, "".join(self.stderr)
+
+
+@pytest.fixture
+def start_sensor(tap: Tap, tmp_path: Path) -> Iterator[Any]:
+    started: list[SensorProcess] = []
+
+    def start(*args: str, interfaces: tuple[str, ...] = ("tap0",)) -> SensorProcess:
+        iface_args = [arg for name in interfaces for arg in ("--iface", name)]
+        popen = subprocess.Popen(tap.command(LIAOWANG, "sensor", *iface_args, *args),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                 cwd=tmp_path)
+        started.append(SensorProcess(popen))
+        return started[-1]
+
+    yield start
+    for sensor in started:
+        if sensor.process.poll() is None:
+            sensor.process.kill()
+            sensor.process.wait(timeout=30)
+        if sensor.process.stderr:
+            sensor.process.stderr.close()
+
+
+def events(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def replayed(pcap: Path) -> list[dict[str, Any]]:
+    """The events ``liaowang replay`` gives for the file."""
+    done = subprocess.run([LIAOWANG, "replay", str(pcap), "--jsonl", "-"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def modbus_pdus(evs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Modbus events without frame numbers, times or ids: who spoke, and what."""
+    return [(e["source"]["ip"], e["source"]["port"], e["destination"]["ip"],
+             e["destination"]["port"], e["modbus"]["transaction_id"], e["modbus"]["unit_id"],
+             e["modbus"]["function_code"], e["modbus"].get("exception_code"))
+            for e in evs if e["event"]["dataset"] == "modbus"]
+
+
+def summary(stderr: str) -> dict[str, int]:
+    match = SUMMARY.search(stderr)
+    assert match, stderr
+    return dict(zip(("received", "dropped", "decoded", "malformed"), map(int, match.groups()),
+                    strict=True))
+
+
+def test_live_capture_gives_the_events_of_the_file(tap: Tap, start_sensor: Any,
+                                                   tmp_path: Path) -> None:
+    out = tmp_path / "live.jsonl"
+    sensor = start_sensor("--jsonl", str(out))
+    sensor.wait_capturing()
+    sent = tap.replay(MODBUS_BIG, pps=5000)
+    code, stderr = sensor.stop(signal.SIGTERM)
+    assert code == 0, stderr
+    counts = summary(stderr)
+    assert counts["dropped"] == 0
+    assert counts["received"] == sent == 13622
+    assert counts["decoded"] == sent and counts["malformed"] == 0
+    live, offline = events(out), replayed(MODBUS_BIG)
+    assert len(modbus_pdus(offline)) == 5549
+    assert modbus_pdus(live) == modbus_pdus(offline)
+
+
+def test_a_capture_filter_keeps_only_what_it_names(tap: Tap, start_sensor: Any,
+                                                   tmp_path: Path) -> None:
+    out = tmp_path / "live.jsonl"
+    sensor = start_sensor("--jsonl", str(out), "--bpf", "tcp port 502")
+    sensor.wait_capturing()
+    tap.replay(MODBUS_BIG, pps=8000)
+    code, stderr = sensor.stop()
+    assert code == 0, stderr
+    offline = replayed(MODBUS_BIG)
+    offline_flows = [e for e in offline if e["event"]["dataset"] == "flow"]
+    assert set().union(*map(_ports, offline_flows)) >= {502, 102}  # S7 is there too
+    modbus_flows = [e for e in offline_flows if 502 in _ports(e)]
+    live = events(out)
+    live_flows = [e for e in live if e["event"]["dataset"] == "flow"]
+    assert live_flows and all(502 in _ports(e) for e in live_flows)
+    assert len(live_flows) == len(modbus_flows)
+    assert summary(stderr)["received"] == sum(e["network"]["packets"] for e in modbus_flows)
+    assert modbus_pdus(live) == modbus_pdus(offline)
+
+
+def _ports(event: dict[str, Any]) -> set[int]:
+    return {event["source"].get("port"), event["destination"].get("port")}
+
+
+def test_a_bad_capture_filter_is_refused_with_the_reason(tap: Tap) -> None:
+    done = subprocess.run(tap.command(LIAOWANG, "sensor", "--iface", "tap0", "--jsonl", "-",
+                                      "--bpf", "tcp portt 502"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "bad BPF filter 'tcp portt 502'" in done.stderr and "syntax error" in done.stderr
+
+
+def test_an_unknown_interface_is_refused(tap: Tap) -> None:
+    done = subprocess.run(tap.command(LIAOWANG, "sensor", "--iface", "nosuch0", "--jsonl", "-"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "liaowang: nosuch0: no such interface"
+
+
+def test_several_interfaces_are_read_together(tap: Tap, start_sensor: Any,
+                                              tmp_path: Path) -> None:
+    out = tmp_path / "live.jsonl"
+    sensor = start_sensor("--jsonl", str(out), interfaces=tap.taps)
+    sensor.wait_capturing()
+    sent = [tap.replay(MODBUS_SMALL, feed=0), tap.replay(MODBUS_OTHER, feed=1)]
+    code, stderr = sensor.stop()
+    assert code == 0, stderr
+    assert f"tap0: received={sent[0]} dropped=0" in stderr
+    assert f"tap1: received={sent[1]} dropped=0" in stderr
+    assert summary(stderr)["received"] == sum(sent)
+    expected = modbus_pdus(replayed(MODBUS_SMALL)) + modbus_pdus(replayed(MODBUS_OTHER))
+    assert sorted(modbus_pdus(events(out)), key=str) == sorted(expected, key=str)
+
+
+def test_metrics_are_served_while_running(tap: Tap, start_sensor: Any, tmp_path: Path) -> None:
+    port = 9108  # the namespace is the test's own: the port is free
+    sensor = start_sensor("--jsonl", str(tmp_path / "live.jsonl"), "--metrics-port", str(port))
+    sensor.wait_capturing()
+    sent = tap.replay(MODBUS_SMALL)
+    packets = 'liaowang_sensor_packets_total{interface="tap0"}'
+    modbus = 'liaowang_sensor_events_total{dataset="modbus"}'
+    deadline = time.monotonic() + 10
+    metrics = tap.scrape(port)
+    while metrics[packets] < sent or modbus not in metrics:  # read, then processed
+        assert time.monotonic() < deadline, metrics
+        time.sleep(0.2)
+        metrics = tap.scrape(port)
+    assert metrics[packets] == sent > 0
+    assert metrics['liaowang_sensor_kernel_drops_total{interface="tap0"}'] == 0
+    assert metrics['liaowang_sensor_bytes_total{interface="tap0"}'] > 0
+    assert metrics[modbus] > 0
+    assert metrics["liaowang_sensor_flows_active"] >= 0  # flows may have ended already
+    assert 0 <= metrics["liaowang_sensor_lag_seconds"] < 60
+    code, stderr = sensor.stop(signal.SIGINT)
+    assert code == 0, stderr
+    assert summary(stderr)["received"] == sent
