@@ -7,8 +7,9 @@ table is full (the least recently active flows are evicted, and counted), or at 
 input. Ended slots are handed back to the caller, which turns them into ``flow`` events and then
 releases them.
 
-Two different keys with the same 64-bit hash would share a slot; with a million concurrent flows
-the chance of that is about one in thirty million.
+The index from hash to slot is an open-addressing table (linear probing) in two arrays, kept at
+most half full. Two different keys with the same 64-bit hash would share a slot; with a million
+concurrent flows the chance of that is about one in thirty million.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import socket
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, types
-from numba.typed import Dict
+from numba import njit
 
 from sensor.columnar import KEY_LEN, NO_VLAN, OK, Columns
 
@@ -29,6 +29,7 @@ TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK, TCP_URG = 0x01, 0x02, 0x04, 0x08, 0
 TCP_FLAG_LETTERS = ((TCP_SYN, "S"), (TCP_ACK, "A"), (TCP_PSH, "P"), (TCP_FIN, "F"),
                     (TCP_RST, "R"), (TCP_URG, "U"))
 CLOSE_LINGER_NS = 5_000_000_000
+EMPTY, DELETED = -1, -2
 V4_MAPPED = bytes(10) + b"\xff\xff"
 
 
@@ -132,14 +133,14 @@ class FlowTable:
         self.active_ns = int(active_timeout_s * 1e9)
         self.max_flows = max_flows
         self.arrays = FlowArrays(capacity)
-        self.index = Dict.empty(key_type=types.uint64, value_type=types.int64)
+        self.index = HashIndex(capacity)
         self.free = np.arange(capacity - 1, -1, -1, dtype=np.int64)
         self.free_top = np.array([capacity], np.int64)
         self.created = 0
         self.evicted = 0
 
     def __len__(self) -> int:
-        return len(self.index)
+        return int(self.index.live[0])
 
     def update(self, cols: Columns, ts_ns: np.ndarray, wire_len: np.ndarray,
                frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,10 +149,12 @@ class FlowTable:
         ended = self._make_room(len(ts_ns))
         slots = np.full(len(ts_ns), -1, np.int64)
         ended_now = np.zeros(len(ts_ns), np.int64)
-        counts = _update(self.index, self.free, self.free_top, self.idle_ns, self.active_ns,
-                         cols.status, cols.hash, cols.key, cols.a_is_src, cols.proto,
-                         cols.tcp_flags, cols.tunnel, cols.teid, cols.qfi, cols.outer, ts_ns,
-                         wire_len, frames, slots, ended_now, *self.arrays.columns())
+        index = self.index
+        counts = _update(index.hashes, index.slots, index.live, self.free, self.free_top,
+                         self.idle_ns, self.active_ns, cols.status, cols.hash, cols.key,
+                         cols.a_is_src, cols.proto, cols.tcp_flags, cols.tunnel, cols.teid,
+                         cols.qfi, cols.outer, ts_ns, wire_len, frames, slots, ended_now,
+                         *self.arrays.columns())
         created, n_ended = counts
         self.created += created
         return slots, np.concatenate([ended, ended_now[:n_ended]])
@@ -196,10 +199,12 @@ class FlowTable:
     def _make_room(self, incoming: int) -> np.ndarray:
         """Grow the arrays so ``incoming`` new flows fit, and evict the least recently active
         flows when the table would pass ``max_flows``."""
-        excess = len(self.index) + incoming - self.max_flows
+        excess = len(self) + incoming - self.max_flows
         ended = self._evict(excess) if excess > 0 else np.zeros(0, np.int64)
         if int(self.free_top[0]) < incoming + len(ended):
             self._grow(len(self.arrays.hash) + incoming + len(ended))
+        elif self.index.crowded(incoming):
+            self.index = HashIndex.of(self.arrays, len(self.arrays.hash))
         return ended
 
     def _evict(self, count: int) -> np.ndarray:
@@ -213,6 +218,7 @@ class FlowTable:
         old = len(self.arrays.hash)
         new = max(needed, old * 2)
         self.arrays = self.arrays.grown(new)
+        self.index = HashIndex.of(self.arrays, new)
         top = int(self.free_top[0])
         fresh = np.arange(new - 1, old - 1, -1, dtype=np.int64)
         free = np.empty(new, np.int64)
@@ -225,22 +231,78 @@ class FlowTable:
         a = self.arrays
         a.active[slots] = False
         a.end_reason[slots] = reasons
-        _forget(self.index, a.hash[slots])
+        _forget(self.index.hashes, self.index.slots, self.index.live, a.hash[slots])
         return slots.astype(np.int64)
 
 
-@njit(cache=True)
-def _forget(index, hashes):
-    for h in hashes:
-        if h in index:
-            del index[h]
+class HashIndex:
+    """Flow hash → slot, for up to ``capacity`` flows."""
+
+    def __init__(self, capacity: int) -> None:
+        size = 1 << (2 * capacity - 1).bit_length()
+        self.hashes = np.zeros(size, np.uint64)
+        self.slots = np.full(size, EMPTY, np.int64)
+        self.live = np.zeros(2, np.int64)  # flows indexed; positions used (deleted included)
+
+    def crowded(self, incoming: int) -> bool:
+        """Would ``incoming`` more flows leave too few empty positions for short probes?"""
+        return int(self.live[1]) + incoming > len(self.slots) // 2
+
+    @classmethod
+    def of(cls, arrays: FlowArrays, capacity: int) -> HashIndex:
+        index = cls(capacity)
+        live = np.flatnonzero(arrays.active)
+        _insert_all(index.hashes, index.slots, index.live, arrays.hash[live], live)
+        return index
 
 
 @njit(cache=True)
-def _update(index, free, free_top, idle_ns, active_ns, status, hashes, keys, a_is_src, protos,
-            flags, tunnels, teids, qfis, outers, ts_ns, wire_len, frames, slots, ended,
-            key, hash_, src_is_a, first_ns, last_ns, closed_ns, first_frame, packets, nbytes,
-            tcp_flags, fins, teid, qfi, outer, tunnel, active, end_reason):
+def _find(hashes, slots, h):
+    """(position, slot) of ``h``; slot -1 and the first free position when absent."""
+    mask = len(slots) - 1
+    pos = np.int64(h & np.uint64(mask))
+    free = -1
+    while True:
+        slot = slots[pos]
+        if slot == EMPTY:
+            return (pos if free < 0 else free), -1
+        if slot == DELETED:
+            if free < 0:
+                free = pos
+        elif hashes[pos] == h:
+            return pos, slot
+        pos = (pos + 1) & mask
+
+
+@njit(cache=True)
+def _insert(hashes, slots, live, h, slot):
+    pos, _ = _find(hashes, slots, h)
+    live[0] += 1
+    live[1] += slots[pos] == EMPTY
+    hashes[pos] = h
+    slots[pos] = slot
+
+
+@njit(cache=True)
+def _insert_all(hashes, slots, live, new_hashes, new_slots):
+    for i in range(len(new_hashes)):
+        _insert(hashes, slots, live, new_hashes[i], new_slots[i])
+
+
+@njit(cache=True)
+def _forget(hashes, slots, live, ended):
+    for h in ended:
+        pos, slot = _find(hashes, slots, h)
+        if slot >= 0:
+            slots[pos] = DELETED
+            live[0] -= 1
+
+
+@njit(cache=True)
+def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns, status, hashes,
+            keys, a_is_src, protos, flags, tunnels, teids, qfis, outers, ts_ns, wire_len, frames,
+            slots, ended, key, hash_, src_is_a, first_ns, last_ns, closed_ns, first_frame,
+            packets, nbytes, tcp_flags, fins, teid, qfi, outer, tunnel, active, end_reason):
     created = 0
     n_ended = 0
     for i in range(len(status)):
@@ -248,7 +310,7 @@ def _update(index, free, free_top, idle_ns, active_ns, status, hashes, keys, a_i
             continue
         h = hashes[i]
         ts = ts_ns[i]
-        slot = index[h] if h in index else np.int64(-1)
+        pos, slot = _find(index_hashes, index_slots, h)
         if slot >= 0:
             reason = 0
             if closed_ns[slot] > 0 and ts - closed_ns[slot] >= CLOSE_LINGER_NS:
@@ -260,14 +322,15 @@ def _update(index, free, free_top, idle_ns, active_ns, status, hashes, keys, a_i
             if reason:
                 active[slot] = False
                 end_reason[slot] = reason
-                del index[h]
+                index_slots[pos] = DELETED
+                live[0] -= 1
                 ended[n_ended] = slot
                 n_ended += 1
                 slot = -1
         if slot < 0:
             free_top[0] -= 1
             slot = free[free_top[0]]
-            index[h] = slot
+            _insert(index_hashes, index_slots, live, h, slot)
             created += 1
             key[slot] = keys[i]
             hash_[slot] = h

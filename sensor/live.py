@@ -81,6 +81,11 @@ class InterfaceStats:
     received: int = 0   # packets read from the ring
     bytes: int = 0      # their length on the wire
     dropped: int = 0    # packets the kernel dropped because the ring was full
+    seen: int = 0       # packets the kernel took (past the filter), dropped ones included
+
+    def pending(self) -> int:
+        """Packets the kernel took, as of the last refresh, that are not read yet."""
+        return self.seen - self.dropped - self.received
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +258,11 @@ class RingSocket:
         return frames
 
     def refresh_stats(self) -> None:
-        """Add the kernel's drop count since the last call (reading it resets it)."""
+        """Add the kernel's counts since the last call (reading them resets them)."""
         raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _STATS.size)
-        self.stats.dropped += _STATS.unpack(raw)[1]
+        seen, dropped, _frozen = _STATS.unpack(raw)
+        self.stats.seen += seen
+        self.stats.dropped += dropped
 
     def check(self) -> None:
         """Raise on a socket error. A link that went down is waited for (the kernel resumes
@@ -285,13 +292,14 @@ class RingSocket:
 class LiveCapture:
     """Several interfaces polled together; their frames come out one ring block at a time.
 
-    ``batches(stop)`` runs until ``stop`` is set, then drains what the kernel still holds
-    (a partly filled block is handed over within two block timeouts) and ends.
+    ``batches(stop)`` runs until ``stop`` is set, then drains what the kernel had taken in by
+    then (its counters say how much) and ends.
     """
 
-    def __init__(self, rings: Sequence[RingSocket], poll_timeout: float = 0.25) -> None:
+    def __init__(self, rings: Sequence[RingSocket], poll_timeout: float = 0.25,
+                 drain_limit_s: float = 2.0) -> None:
         self.rings = list(rings)
-        self.poll_timeout = poll_timeout
+        self.poll_timeout, self.drain_limit_s = poll_timeout, drain_limit_s
         self._selector = selectors.DefaultSelector()
         for ring in self.rings:
             self._selector.register(ring, selectors.EVENT_READ, ring)
@@ -343,14 +351,17 @@ class LiveCapture:
                 ring.check()
 
     def _drain(self) -> Iterator[list[Frame]]:
-        timeout_s = max(ring.geometry.timeout_ms for ring in self.rings) / 1000
-        deadline = time.monotonic() + 2 * timeout_s + 0.05
-        while (left := deadline - time.monotonic()) > 0:
+        """What the kernel had taken in when the stop came, as its blocks are handed over (a
+        partly filled one within two block timeouts); never longer than ``drain_limit_s``."""
+        self.refresh_stats()
+        deadline = time.monotonic() + self.drain_limit_s
+        while any(ring.stats.pending() > 0 for ring in self.rings):
+            if (left := deadline - time.monotonic()) <= 0:
+                return
             blocks = self._ready_blocks()
             yield from blocks
             if not blocks:
-                self._selector.select(min(left, timeout_s))
-        yield from self._ready_blocks()
+                time.sleep(min(left, 0.02))
 
     def close(self) -> None:
         self._selector.close()
