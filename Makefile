@@ -23,6 +23,17 @@ $(INSTALLED): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# Throughput against dpkt, NFStream and tshark on a >= 1 M-packet capture (built once under
+# .cache/bench from ../shared/pcaps), then the memory of 1 M concurrent flows. Takes minutes.
+# BENCH_ARGS passes options to bench/run.py, e.g. make bench BENCH_ARGS="--repeat 3 --cpu 1".
+BENCH := .cache/bench
+bench: $(INSTALLED)
+	command -v tshark >/dev/null || bash tools/install-test-tools.sh
+	$(BIN)/python -c 'import nfstream' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.make_capture --out $(BENCH)/bench.pcap
+	$(BIN)/python -m bench.flows_memory --json $(BENCH)/flows_memory.json
+	$(BIN)/python -m bench.run $(BENCH)/bench.pcap --memory-json $(BENCH)/flows_memory.json $(BENCH_ARGS)
+
 # System tools the tests drive for real: tshark (reference decoder), Chromium (UI tests).
 test-tools:
 	@bash tools/install-test-tools.sh

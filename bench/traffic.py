@@ -51,7 +51,7 @@ def web(rng: random.Random) -> Script:
 
 
 def video(rng: random.Random) -> Script:
-    chunks = [(rng.randint(300, 700), rng.randint(200_000, 1_000_000))
+    chunks = [(rng.randint(300, 700), rng.randint(100_000, 600_000))
               for _ in range(rng.randint(1, 4))]
     return Script("video", 6, 443, _tcp(rng, chunks, think=(500_000, 4_000_000)))
 
@@ -70,23 +70,24 @@ def quic(rng: random.Random) -> Script:
 
 
 def voice(rng: random.Random) -> Script:
-    """RTP both ways every 20 ms, 5 to 40 s, on the conversational QoS flow."""
+    """RTP both ways every 20 ms, 5 to 20 s, on the conversational QoS flow."""
     lag = rng.randint(0, 20_000)
     steps: list[Step] = []
-    for tick in range(0, 20_000 * rng.randint(250, 2_000), 20_000):
+    for tick in range(0, 20_000 * rng.randint(250, 1_000), 20_000):
         steps.append((tick + rng.randint(0, 2_000), UP, 0, rng.randint(60, 110)))
         steps.append((tick + lag + rng.randint(0, 2_000), DOWN, 0, rng.randint(60, 110)))
     return Script("voice", 17, 2 * rng.randint(15_000, 19_999), steps, qfi=1)
 
 
 USER_PLANE_MIX: Sequence[tuple[Maker, float]] = (
-    (dns, 0.25), (web, 0.45), (quic, 0.15), (iot, 0.12), (video, 0.025), (voice, 0.005))
+    (dns, 0.25), (web, 0.45), (quic, 0.15), (iot, 0.125), (video, 0.02), (voice, 0.005))
 PLAIN_MIX: Sequence[tuple[Maker, float]] = ((dns, 0.3), (web, 0.5), (iot, 0.15), (video, 0.05))
 
 
 def draw(rng: random.Random, mix: Sequence[tuple[Maker, float]]) -> Script:
-    makers, weights = zip(*mix, strict=True)
-    return rng.choices(makers, weights)[0](rng)
+    makers = [maker for maker, _ in mix]
+    chosen = rng.choices(makers, [weight for _, weight in mix])[0]
+    return chosen(rng)
 
 
 def _rtt(rng: random.Random) -> int:
