@@ -136,26 +136,24 @@ def run_sensor(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        live = open_live(args.iface, args.bpf, settings.sensor, metrics_port=args.metrics_port)
+        live = open_live(args.iface, args.bpf, settings.sensor, args.metrics_port)
     except LiveSetupError as exc:
         raise Refused(str(exc)) from exc
     sinks: list[Sink] = [JsonlSink.open(args.jsonl)] if args.jsonl else []
     if args.store or not args.jsonl:
         sinks.append(StoreSink(open_store(settings.store.url)))
-    live.sinks = sinks
-    print(f"liaowang sensor: capturing on {', '.join(args.iface)}"
-          + (f" (filter: {args.bpf})" if args.bpf else ""), file=sys.stderr, flush=True)
+    print(f"liaowang sensor: capturing on {', '.join(args.iface)}", file=sys.stderr, flush=True)
     code = 0
-    with stop_on_signals() as stop:
-        try:
-            live.run(stop)
-        except LiveCaptureError as exc:
-            print(f"liaowang: {exc}", file=sys.stderr)
-            code = 1
-        finally:
-            live.close()
-            for sink in sinks:
-                sink.close()
+    try:
+        with stop_on_signals() as stop:
+            live.run(stop, sinks)
+    except LiveCaptureError as exc:
+        print(f"liaowang: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        live.close()
+        for sink in sinks:
+            sink.close()
     print(live.summary(), file=sys.stderr)
     return code
 

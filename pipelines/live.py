@@ -17,11 +17,12 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -39,18 +40,19 @@ class LiveSetupError(Exception):
 class LiveRun:
     """One live run: capture → sensor → sinks, with the counts the metrics and summary show."""
 
-    def __init__(self, capture: LiveCapture, sensor: Sensor, sinks: Sequence[Sink] = (),
-                 flush_interval: float = 1.0) -> None:
-        self.capture, self.sensor, self.sinks = capture, sensor, list(sinks)
+    def __init__(self, capture: LiveCapture, sensor: Sensor, flush_interval: float = 1.0) -> None:
+        self.capture, self.sensor = capture, sensor
+        self.sinks: list[Sink] = []
         self.flush_interval = flush_interval
-        self.events_by_dataset: dict[str, int] = {}
+        self.events_by_dataset: Counter[str] = Counter()
         self.lag_s = 0.0
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self._metrics: WSGIServer | None = None
 
-    def run(self, stop: threading.Event) -> None:
-        """Read until ``stop`` is set; whatever happens, end with the flows and a flush."""
+    def run(self, stop: threading.Event, sinks: Sequence[Sink]) -> None:
+        """Read into ``sinks`` until ``stop`` is set; however it ends, end the flows and flush."""
+        self.sinks = list(sinks)
         next_flush = time.monotonic() + self.flush_interval
         try:
             for frames in self.capture.batches(stop):
@@ -70,13 +72,9 @@ class LiveRun:
     def _emit(self, events: list[Event]) -> None:
         if not events:
             return
-        counts: dict[str, int] = {}
-        for event in events:
-            dataset = event["event"]["dataset"]
-            counts[dataset] = counts.get(dataset, 0) + 1
+        counts = Counter(event["event"]["dataset"] for event in events)
         with self._lock:
-            for dataset, count in counts.items():
-                self.events_by_dataset[dataset] = self.events_by_dataset.get(dataset, 0) + count
+            self.events_by_dataset.update(counts)
         for sink in self.sinks:
             sink.write(events)
 
@@ -93,6 +91,7 @@ class LiveRun:
         """Serve Prometheus metrics on ``host:port`` until :meth:`close`."""
         registry = CollectorRegistry()
         registry.register(LiveCollector(self))
+        ProcessCollector(registry=registry)  # memory, CPU time, open files
         try:
             self._metrics, _thread = start_http_server(port, host, registry=registry)
         except OSError as exc:
@@ -162,15 +161,17 @@ def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily
 
 
 def open_live(interfaces: Sequence[str], bpf: str | None, settings: SensorSettings,
-              sinks: Sequence[Sink] = (), metrics_port: int | None = None) -> LiveRun:
+              metrics_port: int | None = None) -> LiveRun:
     """Open the interfaces and, if a port is given (0: none), the metrics endpoint."""
     live = settings.live
+    port = live.metrics_port if metrics_port is None else metrics_port
+    if not 0 <= port <= 65535:
+        raise LiveSetupError(f"metrics port {port}: not a port number (0 turns metrics off)")
     try:
         capture = LiveCapture.open(interfaces, bpf or None, live.ring_mb, live.block_timeout_ms)
     except LiveCaptureError as exc:
         raise LiveSetupError(str(exc)) from exc
-    run = LiveRun(capture, Sensor.from_settings(settings), sinks)
-    port = live.metrics_port if metrics_port is None else metrics_port
+    run = LiveRun(capture, Sensor.from_settings(settings))
     if port:
         try:
             run.serve_metrics(live.metrics_host, port)
@@ -182,12 +183,27 @@ def open_live(interfaces: Sequence[str], bpf: str | None, settings: SensorSettin
 
 @contextmanager
 def stop_on_signals(*signums: int) -> Iterator[threading.Event]:
-    """An event set by SIGINT and SIGTERM (or ``signums``); the old handlers come back after."""
+    """An event set by SIGINT and SIGTERM (or ``signums``); the old handlers come back after.
+
+    A second signal, while the run is still finishing, raises :class:`KeyboardInterrupt`.
+
+    >>> import os
+    >>> with stop_on_signals(signal.SIGUSR1) as stop:
+    ...     os.kill(os.getpid(), signal.SIGUSR1)
+    ...     stop.is_set()
+    True
+    """
     stop = threading.Event()
+
+    def handler(_signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
     wanted = signums or (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in wanted}
+    previous = {signum: signal.signal(signum, handler) for signum in wanted}
     try:
         yield stop
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, old in previous.items():
+            signal.signal(signum, old)

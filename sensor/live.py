@@ -308,8 +308,8 @@ class LiveCapture:
     def open(cls, interfaces: Sequence[str], bpf: str | None = None, ring_mb: int = 64,
              block_timeout_ms: int = 100) -> LiveCapture:
         """Open every interface (all or none); :class:`LiveCaptureError` says which failed."""
-        if len(set(interfaces)) != len(interfaces):
-            raise LiveCaptureError("an interface is named more than once")
+        for name in {n for n in interfaces if interfaces.count(n) > 1}:
+            raise LiveCaptureError(f"{name}: the interface is named more than once")
         geometry = RingGeometry.sized(ring_mb, block_timeout_ms)
         rings: list[RingSocket] = []
         try:

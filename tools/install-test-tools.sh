@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system tools that `make test` uses for real, from Debian's packages, when missing:
-# tshark (the reference decoder), Chromium (UI tests), docker-compose (checks docker-compose.yml).
+# tshark (the reference decoder), Chromium (UI tests), docker-compose (checks docker-compose.yml),
+# tcpreplay (sends captures to the live sensor over a veth pair).
 set -euo pipefail
 
 missing=()
 command -v tshark >/dev/null || missing+=(tshark)
+command -v tcpreplay >/dev/null || missing+=(tcpreplay)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
 [ ${#missing[@]} -eq 0 ] && exit 0
