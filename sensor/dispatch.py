@@ -1,9 +1,9 @@
 """Choosing an analyzer for a flow and feeding it reassembled payload.
 
-Ports are hints: an analyzer is tried on a flow when one end uses one of its ports, and kept only
-if its ``probe`` accepts the first payload. A protocol violation disables the analyzer for that
-flow with one ``weird``; an exception inside an analyzer becomes a ``weird`` named
-``analyzer_exception`` (``strict`` re-raises it instead, for tests).
+Ports are hints: the analyzers listening on a flow's port are tried in registration order, and the
+first whose ``probe`` accepts the first payload is kept (GTPv1-C and GTPv2-C share a port). A
+protocol violation disables the analyzer for that flow with one ``weird``; an exception inside an
+analyzer becomes a ``weird`` named ``analyzer_exception`` (``strict`` re-raises it instead).
 """
 
 from __future__ import annotations
@@ -38,11 +38,14 @@ class AppOutput:
 class AppSession:
     """One analyzer attached to one flow."""
 
-    def __init__(self, spec: AnalyzerSpec, server_is_destination: bool, strict: bool) -> None:
-        self.spec = spec
+    def __init__(self, candidates: tuple[AnalyzerSpec, ...], server_is_destination: bool,
+                 strict: bool) -> None:
+        self.candidates = candidates
+        self.spec = candidates[0]
         self.server_is_destination = server_is_destination
         self.strict = strict
         self.state = PROBING
+        self.flow_state: Any = None
         self.buffers = (bytearray(), bytearray())
         self.tcp = (TcpStream(), TcpStream())
         self.sctp = (SctpMessages(), SctpMessages())
@@ -86,27 +89,36 @@ class AppSession:
     def _consume(self, buffer: bytearray, frame: int, to_server: bool) -> list[AppOutput]:
         out: list[AppOutput] = []
         if self.state == PROBING and buffer:
-            verdict = self.spec.probe(bytes(buffer))
-            if verdict is None:
-                return out
-            if not verdict:
-                self.state = DISABLED
-                return out
-            self.state = CONFIRMED
+            self._probe(bytes(buffer))
         while buffer and self.state == CONFIRMED:
-            output = self._parse_one(buffer, frame, to_server)
-            if output is None:
+            outputs = self._parse_one(buffer, frame, to_server)
+            if outputs is None:
                 break
-            out.append(output)
+            out += outputs
         return out
 
-    def _parse_one(self, buffer: bytearray, frame: int, to_server: bool) -> AppOutput | None:
+    def _probe(self, payload: bytes) -> None:
+        undecided = False
+        for spec in self.candidates:
+            verdict = spec.probe(payload)
+            if verdict:
+                self.spec, self.state = spec, CONFIRMED
+                if spec.new_state is not None and self.flow_state is None:
+                    self.flow_state = spec.new_state()
+                return
+            undecided = undecided or verdict is None
+        if not undecided:
+            self.state = DISABLED
+
+    def _parse_one(self, buffer: bytearray, frame: int, to_server: bool
+                   ) -> list[AppOutput] | None:
         try:
             result = self.spec.parse(bytes(buffer), to_server)
             if isinstance(result, Parsed):
                 del buffer[:result.consumed]
-                fields = self.spec.to_event(result.pdu)
-                return AppOutput(frame, to_server, self.spec.name, fields=fields)
+                name = self.spec.name
+                return [AppOutput(frame, to_server, name, fields=fields)
+                        for fields in self.spec.events(result.pdu, self.flow_state)]
         except Exception as exc:
             if self.strict:
                 raise
@@ -119,10 +131,10 @@ class AppSession:
         return self._violation(buffer, frame, to_server, str(result.reason))
 
     def _violation(self, buffer: bytearray, frame: int, to_server: bool, name: str,
-                   detail: str | None = None) -> AppOutput:
+                   detail: str | None = None) -> list[AppOutput]:
         buffer.clear()
         self.state = DISABLED
-        return self._weird(frame, to_server, name, detail)
+        return [self._weird(frame, to_server, name, detail)]
 
     def _weird(self, frame: int, to_server: bool, name: str,
                detail: str | None = None) -> AppOutput:
@@ -134,10 +146,11 @@ class Dispatcher:
 
     def __init__(self, analyzers: tuple[AnalyzerSpec, ...], strict: bool = False) -> None:
         self.strict = strict
-        self.by_port: dict[tuple[int, int], AnalyzerSpec] = {}
+        self.by_port: dict[tuple[int, int], tuple[AnalyzerSpec, ...]] = {}
         for spec in analyzers:
             for port in spec.ports:
-                self.by_port[(TRANSPORT_NUMBERS[spec.transport], port)] = spec
+                key = (TRANSPORT_NUMBERS[spec.transport], port)
+                self.by_port[key] = (*self.by_port.get(key, ()), spec)
 
     def port_keys(self) -> np.ndarray:
         """``proto << 16 | port`` of every port an analyzer listens on, for a vectorised test."""
@@ -145,10 +158,10 @@ class Dispatcher:
 
     def session_for(self, proto: int, sport: int, dport: int) -> AppSession | None:
         """An analyzer session for a flow (ports as seen from the flow's source), if any."""
-        spec = self.by_port.get((proto, dport))
-        if spec is not None:
-            return AppSession(spec, True, self.strict)
-        spec = self.by_port.get((proto, sport))
-        if spec is not None:
-            return AppSession(spec, False, self.strict)
+        candidates = self.by_port.get((proto, dport))
+        if candidates:
+            return AppSession(candidates, True, self.strict)
+        candidates = self.by_port.get((proto, sport))
+        if candidates:
+            return AppSession(candidates, False, self.strict)
         return None

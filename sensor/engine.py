@@ -238,7 +238,8 @@ class Sensor:
         return event
 
     def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput, index: int) -> Event:
-        dataset = "weird" if output.weird else output.analyzer
+        dataset = "weird" if output.weird else \
+            (output.fields or {}).get("event", {}).get("dataset", output.analyzer)
         ends = app.endpoints
         event = self._base(dataset, ts_us, ends.community_id, output.frame, index)
         sender_is_source = output.to_server == app.session.server_is_destination

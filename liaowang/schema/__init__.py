@@ -2,8 +2,10 @@
 
 Each file in ``fields/`` is a fragment: ``base.yml`` lists the fields every event may carry, and
 ``<dataset>.yml`` the fields of one dataset (an analyzer's namespace). A field is declared by its
-dotted ECS name and an Elasticsearch type. From these fragments come the JSON Schema that tests
-validate every emitted event against, and the Elasticsearch index template.
+dotted ECS name and an Elasticsearch type; ``array: true`` lets it hold a list of such values
+(a list of objects is written as parallel arrays of its leaves, as Elasticsearch stores it).
+From these fragments come the JSON Schema that tests validate every emitted event against, and
+the Elasticsearch index template.
 
 >>> FIELDS["modbus.function_code"].type
 'integer'
@@ -36,6 +38,7 @@ class FieldSpec:
     type: str
     required: bool = False
     enum: tuple[str, ...] | None = None
+    array: bool = False
 
 
 def _load_fragment(name: str) -> dict[str, FieldSpec]:
@@ -45,7 +48,7 @@ def _load_fragment(name: str) -> dict[str, FieldSpec]:
     for field, decl in raw.items():
         enum = decl.get("enum")
         specs[field] = FieldSpec(field, decl["type"], bool(decl.get("required")),
-                                 tuple(enum) if enum else None)
+                                 tuple(enum) if enum else None, bool(decl.get("array")))
     return specs
 
 
@@ -61,13 +64,15 @@ DATASETS: dict[str, dict[str, FieldSpec]] = {
 
 
 def _merge_fields() -> dict[str, FieldSpec]:
-    merged = {name: FieldSpec(name, spec.type, enum=spec.enum) for name, spec in BASE.items()}
+    merged = {name: FieldSpec(name, spec.type, enum=spec.enum, array=spec.array)
+              for name, spec in BASE.items()}
     for fragment in DATASETS.values():
         for name, spec in fragment.items():
             known = merged.get(name)
-            if known is not None and known.type != spec.type:
-                raise TypeError(f"field {name} declared as {known.type} and {spec.type}")
-            merged[name] = FieldSpec(name, spec.type, enum=spec.enum or (known and known.enum))
+            if known is not None and (known.type, known.array) != (spec.type, spec.array):
+                raise TypeError(f"field {name} declared twice, differently")
+            merged[name] = FieldSpec(name, spec.type, enum=spec.enum or (known and known.enum),
+                                     array=spec.array)
     return merged
 
 
@@ -89,7 +94,7 @@ def _leaf_schema(spec: FieldSpec) -> dict[str, Any]:
         schema["anyOf"] = [{"format": "ipv4"}, {"format": "ipv6"}]
     if spec.enum:
         schema["enum"] = list(spec.enum)
-    return schema
+    return {"type": "array", "items": schema} if spec.array else schema
 
 
 def _nest(leaves: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -5,6 +5,12 @@ out, no flow, clock or configuration) and has three outcomes: :class:`Parsed` (a
 it used), :class:`NeedMore` (how many bytes in all it needs) or :class:`Malformed` (a stable
 snake_case reason prefixed by the protocol). Its ``to_event`` turns a PDU into the fields of the
 protocol's namespace; the engine adds timestamps, endpoints and ids.
+
+State that spans PDUs (pairing a response with its request, a session's security policy) lives in
+one object per flow made by ``new_state``; ``to_event`` receives it (``None`` when the analyzer
+declares no state) and keeps it bounded. ``to_event`` returns one event's fields, or a list of
+them when a PDU carries more than one (an NGAP message with its NAS PDU); fields that set
+``event.dataset`` make an event of that dataset instead of the analyzer's own.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ class Malformed:
 
 
 ParseResult = Parsed | NeedMore | Malformed
+Fields = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +50,15 @@ class AnalyzerSpec:
     probe: Callable[[bytes], bool | None]           # cheap check of a flow's first payload;
                                                     # None: too short to tell yet
     parse: Callable[[bytes, bool], ParseResult]     # (buffer, sent to the server) → result
-    to_event: Callable[[Any], dict[str, Any]]       # PDU → {"network": ..., "<proto>": ...}
+    to_event: Callable[[Any, Any], Fields | list[Fields]]   # (PDU, flow state) → fields
     max_pdu: int = 65_535                           # a PDU can never be longer than this
     ppids: tuple[int, ...] = ()                     # SCTP payload protocol ids it reads
+    new_state: Callable[[], Any] | None = None      # per-flow state for ``to_event``
+
+    def events(self, pdu: Any, state: Any) -> list[Fields]:
+        """The fields of every event ``pdu`` makes, as a list."""
+        fields = self.to_event(pdu, state)
+        return fields if isinstance(fields, list) else [fields]
 
 
 def code_name(names: dict[int, str], code: int) -> str:

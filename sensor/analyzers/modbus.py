@@ -3,7 +3,7 @@
 >>> result = parse_pdu(bytes.fromhex("0001 0000 0006 11 03 006b 0003"), to_server=True)
 >>> result.consumed, result.pdu.function_code, result.pdu.unit_id
 (12, 3, 17)
->>> to_event(result.pdu)["modbus"]["function_name"]
+>>> to_event(result.pdu, None)["modbus"]["function_name"]
 'read_holding_registers'
 """
 
@@ -79,7 +79,7 @@ def parse_pdu(buf: bytes, to_server: bool) -> ParseResult:
     return Parsed(pdu, total)
 
 
-def to_event(pdu: ModbusPdu) -> dict[str, Any]:
+def to_event(pdu: ModbusPdu, state: None = None) -> dict[str, Any]:
     code = pdu.function_code
     fields: dict[str, Any] = {
         "transaction_id": pdu.transaction_id,

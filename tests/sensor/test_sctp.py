@@ -48,7 +48,7 @@ def recorder() -> AnalyzerSpec:
     """An analyzer that accepts any message and reports its size."""
     return AnalyzerSpec(name="ngap", transport="sctp", ports=(38412,),
                         probe=lambda data: True, parse=lambda data, _: Parsed(data, len(data)),
-                        to_event=lambda data: {"ngap": {"size": len(data)}}, ppids=(60,))
+                        to_event=lambda data, _: {"ngap": {"size": len(data)}}, ppids=(60,))
 
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")

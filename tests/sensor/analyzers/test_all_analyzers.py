@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import pkgutil
 
 import pytest
@@ -17,8 +18,15 @@ NOT_ANALYZERS = {"base"}
 
 
 def test_every_analyzer_module_is_registered() -> None:
-    modules = {m.name for m in pkgutil.iter_modules(sensor.analyzers.__path__)} - NOT_ANALYZERS
-    assert modules == {spec.name for spec in ANALYZERS}
+    """Each module exports ``ANALYZER`` (or ``ANALYZERS``, one per transport), all registered."""
+    exported: list = []
+    for info in pkgutil.iter_modules(sensor.analyzers.__path__):
+        if info.name not in NOT_ANALYZERS:
+            module = importlib.import_module(f"sensor.analyzers.{info.name}")
+            specs = getattr(module, "ANALYZERS", None) or (module.ANALYZER,)
+            assert all(spec.name for spec in specs), info.name
+            exported += specs
+    assert sorted(map(id, exported)) == sorted(map(id, ANALYZERS))
 
 
 @pytest.mark.parametrize("spec", ANALYZERS, ids=lambda s: s.name)
@@ -35,6 +43,8 @@ def test_random_bytes_never_raise_and_always_progress(spec, data: bytes, to_serv
     assert isinstance(result, Parsed | NeedMore | Malformed)
     if isinstance(result, Parsed):
         assert 0 < result.consumed <= len(data)
-        spec.to_event(result.pdu)
+        state = spec.new_state() if spec.new_state else None
+        for fields in spec.events(result.pdu, state):
+            assert isinstance(fields, dict)
     if isinstance(result, NeedMore):
         assert result.needed > len(data)
