@@ -25,10 +25,11 @@ def captures_with(protocol: str) -> list[Path]:
             if any(p.split(":")[0] == protocol for p in row["protocols_found"].split())]
 
 
-def run_sensor(path: Path, **options: Any) -> list[dict[str, Any]]:
+def run_sensor(path: Path, observer: str = "test-sensor", **options: Any
+               ) -> list[dict[str, Any]]:
     """All events of one capture, with analyzer exceptions re-raised (strict)."""
     options.setdefault("strict", True)
-    sensor = Sensor("test-sensor", pcap_file=path.name, **options)
+    sensor = Sensor(observer, pcap_file=path.name, **options)
     events: list[dict[str, Any]] = []
     for block in CaptureFile(path).blocks(512):
         events += sensor.process_block(block)
