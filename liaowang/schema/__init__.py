@@ -4,6 +4,8 @@ Each file in ``fields/`` is a fragment: ``base.yml`` lists the fields every even
 ``<dataset>.yml`` the fields of one dataset (an analyzer's namespace). A field is declared by its
 dotted ECS name and an Elasticsearch type; ``array: true`` lets it hold a list of such values
 (a list of objects is written as parallel arrays of its leaves, as Elasticsearch stores it).
+``subscriber_id: true`` marks a subscriber identifier (IMSI, SUPI, SUCI, MSISDN, IMEI/PEI), which
+the pipelines pseudonymise before any sink.
 From these fragments come the JSON Schema that tests validate every emitted event against, and
 the Elasticsearch index template.
 
@@ -39,6 +41,7 @@ class FieldSpec:
     required: bool = False
     enum: tuple[str, ...] | None = None
     array: bool = False
+    subscriber_id: bool = False
 
 
 def _load_fragment(name: str) -> dict[str, FieldSpec]:
@@ -48,7 +51,8 @@ def _load_fragment(name: str) -> dict[str, FieldSpec]:
     for field, decl in raw.items():
         enum = decl.get("enum")
         specs[field] = FieldSpec(field, decl["type"], bool(decl.get("required")),
-                                 tuple(enum) if enum else None, bool(decl.get("array")))
+                                 tuple(enum) if enum else None, bool(decl.get("array")),
+                                 bool(decl.get("subscriber_id")))
     return specs
 
 
@@ -72,11 +76,14 @@ def _merge_fields() -> dict[str, FieldSpec]:
             if known is not None and (known.type, known.array) != (spec.type, spec.array):
                 raise TypeError(f"field {name} declared twice, differently")
             merged[name] = FieldSpec(name, spec.type, enum=spec.enum or (known and known.enum),
-                                     array=spec.array)
+                                     array=spec.array, subscriber_id=spec.subscriber_id)
     return merged
 
 
 FIELDS: dict[str, FieldSpec] = _merge_fields()
+
+
+SUBSCRIBER_IDS: frozenset[str] = frozenset(n for n, s in FIELDS.items() if s.subscriber_id)
 
 
 def required_fields(dataset: str) -> list[str]:
