@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from liaowang import __version__
 from liaowang.config import ConfigError, Settings, load_config
+from pipelines.enrich import EnrichedSinks, enrichments
 from pipelines.replay import Progress
 from pipelines.sinks.base import Sink
 from pipelines.sinks.jsonl import JsonlSink
@@ -117,11 +118,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     captures = open_captures(args.pcaps)
-    sinks: list[Sink] = []
-    if args.jsonl:
-        sinks.append(JsonlSink.open(args.jsonl))
-    if args.store or not args.jsonl:
-        sinks.append(StoreSink(open_store(settings.store.url)))
+    sinks = _sinks(args, settings)
     with _progress_bar(sum(c.size for c in captures)) as progress:
         summary = replay(captures, sinks, settings.sensor, progress)
     for sink in sinks:
@@ -139,9 +136,7 @@ def run_sensor(args: argparse.Namespace) -> int:
         live = open_live(args.iface, args.bpf, settings.sensor, args.metrics_port)
     except LiveSetupError as exc:
         raise Refused(str(exc)) from exc
-    sinks: list[Sink] = [JsonlSink.open(args.jsonl)] if args.jsonl else []
-    if args.store or not args.jsonl:
-        sinks.append(StoreSink(open_store(settings.store.url)))
+    sinks = _sinks(args, settings)
     print(f"liaowang sensor: capturing on {', '.join(args.iface)}", file=sys.stderr, flush=True)
     code = 0
     try:
@@ -156,6 +151,14 @@ def run_sensor(args: argparse.Namespace) -> int:
             sink.close()
     print(live.summary(), file=sys.stderr)
     return code
+
+
+def _sinks(args: argparse.Namespace, settings: Settings) -> list[Sink]:
+    """``--jsonl`` and/or the store, behind the configured enrichments."""
+    sinks: list[Sink] = [JsonlSink.open(args.jsonl)] if args.jsonl else []
+    if args.store or not args.jsonl:
+        sinks.append(StoreSink(open_store(settings.store.url)))
+    return [EnrichedSinks(enrichments(settings), sinks)]
 
 
 @contextmanager
@@ -199,11 +202,14 @@ def _demo_sensor(store: Store, settings: Settings, stop: threading.Event) -> Non
     from sensor.engine import Sensor
 
     sensor = Sensor.from_settings(settings.sensor, pcap_file="demo.pcap")
+    sink = EnrichedSinks(enrichments(settings), [StoreSink(store)])
     for batch in live_frames(stop):
         events = sensor.process(batch)
         if events:
-            store.write(events)
-    store.write(sensor.finish())
+            sink.write(events)
+            sink.flush()
+    sink.write(sensor.finish())
+    sink.flush()
 
 
 def _serve(store: Store, settings: Settings) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 
 class ConfigError(ValueError):
@@ -64,10 +64,24 @@ class ConsoleSettings(Section):
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
 
 
+class PrivacySettings(Section):
+    """Subscriber identifiers (IMSI, SUPI, SUCI, MSISDN, IMEI/PEI) before any sink.
+
+    ``pseudonymise`` (the default) replaces each with a keyed hash, stable across sensors that
+    share the key; ``clear`` keeps them, where the operator is allowed to. The key is ``key`` or
+    the content of ``key_file``, created with a random key on first use when neither exists.
+    """
+
+    subscriber_ids: Literal["pseudonymise", "clear"] = "pseudonymise"
+    key: SecretStr | None = None
+    key_file: str = "var/liaowang/pseudonym.key"
+
+
 class Settings(Section):
     store: StoreSettings = StoreSettings()
     sensor: SensorSettings = SensorSettings()
     console: ConsoleSettings = ConsoleSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
 
 def load_config(path: str | Path | None) -> Settings:

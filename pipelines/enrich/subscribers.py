@@ -1,0 +1,121 @@
+"""Subscriber identifiers replaced by keyed pseudonyms before events reach any sink.
+
+Fields the schema marks ``subscriber_id`` (IMSI, SUPI, SUCI, MSISDN, IMEI/PEI, Diameter
+User-Name, ...) are replaced whole; identifiers written inside other text, such as the SUPI in an
+SBI path (``/nudm-sdm/v2/imsi-001010000000001/am-data``), are replaced where they stand. A
+pseudonym is ``pn:`` and the first 20 hex digits of HMAC-SHA256 over the identifier's digits (or
+its text when it has letters), so one subscriber gets the same pseudonym from every protocol and
+every sensor sharing the key, and nobody without the key can go back.
+
+>>> ids = SubscriberIds(b"k" * 32)
+>>> ids.pseudonym("001010123456789")
+'pn:f2f759912edf41322234'
+>>> ids.text("/nudm-sdm/v2/imsi-001010123456789/am-data")
+'/nudm-sdm/v2/imsi-pn:f2f759912edf41322234/am-data'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from liaowang.config import PrivacySettings
+from liaowang.schema import DATASETS, SUBSCRIBER_IDS
+from pipelines.sinks.base import Event
+
+PREFIX = "pn:"
+DIGITS = 20
+IN_TEXT = re.compile(
+    r"\b(imsi|msisdn|imeisv|imei|supi|gpsi)-(\d{5,16})\b"
+    r"|\bsuci-(\d-\d{3}-\d{2,3}-[0-9a-fA-F]{1,4}-\d{1,2}-\d{1,3}-[0-9a-fA-F]+)")
+CARRIERS = frozenset(
+    {name for name, fields in DATASETS.items() if any(f in SUBSCRIBER_IDS for f in fields)}
+    | {"sbi", "weird"})
+FIELD_PATHS = tuple(tuple(name.split(".")) for name in sorted(SUBSCRIBER_IDS))
+
+
+class SubscriberIds:
+    """The pseudonymising enrichment; ``__call__`` changes a batch in place and returns it."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("a pseudonym key needs at least 16 bytes")
+        self._key = key
+
+    @classmethod
+    def from_settings(cls, privacy: PrivacySettings) -> SubscriberIds:
+        if privacy.key is not None:
+            return cls(privacy.key.get_secret_value().encode())
+        return cls(load_or_create_key(Path(privacy.key_file)))
+
+    def __call__(self, events: list[Event]) -> list[Event]:
+        for event in events:
+            meta = event.get("event", {})
+            if meta.get("dataset") in CARRIERS or meta.get("kind") == "alert":
+                self._protect(event)
+        return events
+
+    def pseudonym(self, identifier: str) -> str:
+        material = identifier if not identifier.isdigit() else identifier.lstrip("+")
+        digest = hmac.new(self._key, material.encode(), hashlib.sha256).hexdigest()
+        return PREFIX + digest[:DIGITS]
+
+    def text(self, value: str) -> str:
+        """``value`` with every identifier written inside it replaced."""
+        return IN_TEXT.sub(self._replace_match, value)
+
+    def _replace_match(self, match: re.Match[str]) -> str:
+        if match.group(3) is not None:
+            return "suci-" + self.pseudonym("suci-" + match.group(3))
+        return f"{match.group(1)}-{self.pseudonym(match.group(2))}"
+
+    def _protect(self, event: Event) -> None:
+        for path in FIELD_PATHS:
+            _replace_at(event, path, self._whole)
+        _replace_strings(event, self.text)
+
+    def _whole(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return value if value.startswith(PREFIX) else self.pseudonym(value)
+        if isinstance(value, list):
+            return [self._whole(item) for item in value]
+        return value
+
+
+def _replace_at(event: Event, path: tuple[str, ...], change: Any) -> None:
+    node: Any = event
+    for part in path[:-1]:
+        node = node.get(part)
+        if not isinstance(node, dict):
+            return
+    if path[-1] in node:
+        node[path[-1]] = change(node[path[-1]])
+
+
+def _replace_strings(node: dict[str, Any], change: Any) -> None:
+    for key, value in node.items():
+        if isinstance(value, str):
+            if "-" in value:
+                node[key] = change(value)
+        elif isinstance(value, dict):
+            _replace_strings(value, change)
+        elif isinstance(value, list):
+            node[key] = [change(v) if isinstance(v, str) and "-" in v else v for v in value]
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The key in ``path``; a new random one written there (mode 0600) when it does not exist."""
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32).encode()
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(key + b"\n")
+        return key
