@@ -58,6 +58,8 @@ class LiveRun:
             for frames in self.capture.batches(stop):
                 if frames:
                     self._process(frames)
+                else:
+                    self._emit(self.sensor.tick(time.time_ns()))
                 if time.monotonic() >= next_flush:
                     self._flush()
                     next_flush = time.monotonic() + self.flush_interval

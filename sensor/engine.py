@@ -126,6 +126,13 @@ class Sensor:
         self.stats.events += len(events)
         return events
 
+    def tick(self, now_ns: int) -> list[Event]:
+        """Time passes without packets (a quiet live link): end the flows timed out by
+        ``now_ns``, on the clock the capture stamps packets with."""
+        events = self._expire(now_ns)
+        self.stats.events += len(events)
+        return events
+
     def finish(self) -> list[Event]:
         """End every flow: the last events of the input."""
         events = self._end_flows(self.flows.flush())

@@ -113,3 +113,13 @@ def test_random_frames_never_raise_and_every_event_conforms(frames: list[bytes],
 def test_random_modbus_payloads_never_raise(payload: bytes) -> None:
     request = TCP(sport=40000, dport=502, flags="PA", seq=101) / payload
     run(*modbus_conversation()[:2], Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / request)
+
+
+def test_a_quiet_link_still_ends_idle_flows_when_time_passes() -> None:
+    start = 1_700_000_000_000_000_000
+    packet = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5000, dport=53)
+    sensor = Sensor("lab", idle_timeout_s=30, strict=True)
+    assert flows(sensor.process([Frame(1, start, 1, len(bytes(packet)), bytes(packet))])) == []
+    assert sensor.tick(start + 29 * 10**9) == []
+    (flow,) = flows(sensor.tick(start + 31 * 10**9))
+    assert flow["flow"]["end_reason"] == "idle_timeout" and sensor.finish() == []
