@@ -34,7 +34,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench.flows_memory --json $(BENCH)/flows_memory.json
 	$(BIN)/python -m bench.run $(BENCH)/bench.pcap --memory-json $(BENCH)/flows_memory.json $(BENCH_ARGS)
 
-# System tools the tests drive for real: tshark (reference decoder), Chromium (UI tests).
+# What the tests drive for real: tshark, Chromium, tcpreplay, an Elasticsearch node.
 test-tools:
 	@bash tools/install-test-tools.sh
 

@@ -153,11 +153,16 @@ def run_sensor(args: argparse.Namespace) -> int:
     return code
 
 
+def _open_store(settings: Settings) -> Store:
+    store = settings.store
+    return open_store(store.url, ca_file=store.ca_file, verify=store.verify)
+
+
 def _sinks(args: argparse.Namespace, settings: Settings) -> list[Sink]:
     """``--jsonl`` and/or the store, behind the configured enrichments."""
     sinks: list[Sink] = [JsonlSink.open(args.jsonl)] if args.jsonl else []
     if args.store or not args.jsonl:
-        sinks.append(StoreSink(open_store(settings.store.url)))
+        sinks.append(StoreSink(_open_store(settings)))
     return [EnrichedSinks(enrichments(settings), sinks)]
 
 
@@ -175,14 +180,14 @@ def _progress_bar(total: int) -> Iterator[Progress | None]:
 
 def run_console(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    store = open_store(settings.store.url)
+    store = _open_store(settings)
     _serve(store, settings)
     return 0
 
 
 def run_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    store = open_store(settings.store.url)
+    store = _open_store(settings)
     stop = threading.Event()
     sensor = threading.Thread(target=_demo_sensor, args=(store, settings, stop),
                               name="demo-sensor", daemon=True)

@@ -34,7 +34,12 @@ Seconds = Annotated[float, Field(gt=0)]
 
 
 class StoreSettings(Section):
+    """``url``: ``sqlite:PATH`` or ``http(s)://[user:password@]host:port`` (Elasticsearch), with
+    ``ca_file`` and ``verify`` for TLS."""
+
     url: str = "sqlite:var/liaowang/events.db"
+    ca_file: str | None = None
+    verify: bool = True
 
 
 class FlowSettings(Section):

@@ -2,7 +2,8 @@
 
 Ports are hints: the analyzers listening on a flow's port are tried in registration order, and the
 first whose ``probe`` accepts the first payload is kept (GTPv1-C and GTPv2-C share a port). A
-protocol violation disables the analyzer for that flow with one ``weird``; an exception inside an
+protocol violation is one ``weird``; on TCP it also disables the analyzer for the flow (the
+framing is lost), while a bad UDP datagram or SCTP message stands alone. An exception inside an
 analyzer becomes a ``weird`` named ``analyzer_exception`` (``strict`` re-raises it instead).
 """
 
@@ -133,7 +134,8 @@ class AppSession:
     def _violation(self, buffer: bytearray, frame: int, to_server: bool, name: str,
                    detail: str | None = None) -> list[AppOutput]:
         buffer.clear()
-        self.state = DISABLED
+        if self.spec.transport == "tcp":   # the stream's framing is lost; a datagram stands alone
+            self.state = DISABLED
         return [self._weird(frame, to_server, name, detail)]
 
     def _weird(self, frame: int, to_server: bool, name: str,

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system tools that `make test` uses for real, from Debian's packages, when missing:
 # tshark (the reference decoder), Chromium (UI tests), docker-compose (checks docker-compose.yml),
-# tcpreplay (sends captures to the live sensor over a veth pair).
+# tcpreplay (sends captures to the live sensor over a veth pair); and the Elasticsearch test node
+# (the integ-test-zip distribution from Maven Central, fetched with mvn into the local repository
+# and unpacked under .cache/elasticsearch by the tests).
 set -euo pipefail
+
+.venv/bin/python -c 'from tests.utils.elasticsearch import distribution, java_home
+print("elasticsearch test node:", distribution(), "with", java_home())'
 
 missing=()
 command -v tshark >/dev/null || missing+=(tshark)

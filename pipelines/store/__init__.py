@@ -2,7 +2,7 @@
 
 - ``sqlite:///abs/path/events.db`` — the embedded store at an absolute path;
   ``sqlite:relative/path.db`` — the same, relative to the working directory.
-- ``http://host:9200`` / ``https://…`` — Elasticsearch (not available yet).
+- ``http(s)://[user:password@]host:9200`` — Elasticsearch (TLS: ``ca_file``, ``verify``).
 
 >>> open_store("mysql://db/events")
 Traceback (most recent call last):
@@ -23,7 +23,7 @@ __all__ = ["Store", "StoreError", "open_store", "sqlite_path"]
 _FORMS = "use sqlite:///path/events.db or http(s)://host:9200"
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, ca_file: str | None = None, verify: bool = True) -> Store:
     """The store a URL names; the caller closes it."""
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
@@ -32,7 +32,9 @@ def open_store(url: str) -> Store:
 
         return SQLiteStore(sqlite_path(url))
     if scheme in ("http", "https"):
-        raise StoreError("Elasticsearch backend is not available yet")
+        from pipelines.store.elasticsearch import ElasticsearchStore
+
+        return ElasticsearchStore(url, ca_file=ca_file, verify=verify)
     if not scheme:
         raise StoreError(f"a store URL needs a scheme: {_FORMS}")
     raise StoreError(f"unknown store URL scheme '{scheme}': {_FORMS}")

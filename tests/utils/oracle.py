@@ -103,10 +103,15 @@ def _flatten(node: Any, into: dict[str, list[str]] | None = None) -> dict[str, l
 
 
 def _innermost(layers: dict[str, Any], name: str) -> dict[str, list[str]]:
+    """The last instance of a layer that has addresses or ports (tshark lists an SCTP packet's
+    bundled chunks as further ``sctp`` entries without them)."""
     found = layers.get(name)
-    if isinstance(found, list):
-        found = found[-1]
-    return _flatten(found) if found else {}
+    instances = found if isinstance(found, list) else [found] if found else []
+    for instance in reversed(instances):
+        fields = _flatten(instance)
+        if any(key.endswith(("srcport", ".src")) for key in fields):
+            return fields
+    return {}
 
 
 def _stream(layers: dict[str, Any]) -> Endpoints:

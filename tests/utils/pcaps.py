@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ def manifest() -> list[dict[str, str]]:
 def captures_with(protocol: str) -> list[Path]:
     """Captures in which tshark found ``protocol`` (per the manifest)."""
     return [PCAPS / row["path"] for row in manifest()
-            if any(p.split(":")[0] == protocol for p in row["protocols_found"].split())]
+            if any(p.split(":")[0] == protocol
+                   for p in re.split(r"[;\s]+", row["protocols_found"]))]
 
 
 def run_sensor(path: Path, observer: str = "test-sensor", **options: Any
