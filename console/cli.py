@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from detection.base import Detector
 from liaowang import __version__
 from liaowang.config import ConfigError, Settings, load_config
 from pipelines.enrich import EnrichedSinks, enrichments
@@ -119,8 +120,9 @@ def run_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     captures = open_captures(args.pcaps)
     sinks = _sinks(args, settings)
+    detectors = _detectors(args, settings)
     with _progress_bar(sum(c.size for c in captures)) as progress:
-        summary = replay(captures, sinks, settings.sensor, progress)
+        summary = replay(captures, sinks, settings.sensor, progress, detectors)
     for sink in sinks:
         sink.close()
     print(summary.line(), file=sys.stderr)
@@ -137,6 +139,7 @@ def run_sensor(args: argparse.Namespace) -> int:
     except LiveSetupError as exc:
         raise Refused(str(exc)) from exc
     sinks = _sinks(args, settings)
+    live.detectors = _detectors(args, settings)
     print(f"liaowang sensor: capturing on {', '.join(args.iface)}", file=sys.stderr, flush=True)
     code = 0
     try:
@@ -151,6 +154,11 @@ def run_sensor(args: argparse.Namespace) -> int:
             sink.close()
     print(live.summary(), file=sys.stderr)
     return code
+
+
+def _detectors(args: argparse.Namespace, settings: Settings) -> list[Detector]:
+    """The detectors a run uses, in order: signatures, then anomaly models."""
+    return []
 
 
 def _open_store(settings: Settings) -> Store:

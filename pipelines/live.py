@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, start_http_se
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from detection.base import Detector, detect
 from liaowang.config import SensorSettings
 from pipelines.sinks.base import Event, Sink
 from sensor.capture import Frame
@@ -43,6 +44,7 @@ class LiveRun:
     def __init__(self, capture: LiveCapture, sensor: Sensor, flush_interval: float = 1.0) -> None:
         self.capture, self.sensor = capture, sensor
         self.sinks: list[Sink] = []
+        self.detectors: list[Detector] = []
         self.flush_interval = flush_interval
         self.events_by_dataset: Counter[str] = Counter()
         self.lag_s = 0.0
@@ -59,16 +61,17 @@ class LiveRun:
                 if frames:
                     self._process(frames)
                 else:
-                    self._emit(self.sensor.tick(time.time_ns()))
+                    self._emit(detect(self.detectors, self.sensor.tick(time.time_ns())))
                 if time.monotonic() >= next_flush:
                     self._flush()
                     next_flush = time.monotonic() + self.flush_interval
         finally:
-            self._emit(self.sensor.finish())
+            self._emit(detect(self.detectors, self.sensor.finish()))
+            self._emit([alert for detector in self.detectors for alert in detector.finish()])
             self._flush()
 
     def _process(self, frames: list[Frame]) -> None:
-        self._emit(self.sensor.process(frames))
+        self._emit(detect(self.detectors, self.sensor.process(frames)))
         self.lag_s = time.time() - frames[-1].ts_ns / 1e9
 
     def _emit(self, events: list[Event]) -> None:

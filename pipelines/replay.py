@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detection.base import Detector, detect
 from liaowang.config import SensorSettings
 from pipelines.sinks.base import Sink
 from sensor.capture import CaptureFile
@@ -41,19 +42,23 @@ def open_captures(paths: Sequence[str]) -> list[CaptureFile]:
 
 
 def replay(captures: Sequence[CaptureFile], sinks: Sequence[Sink], settings: SensorSettings,
-           progress: Progress | None = None) -> ReplaySummary:
+           progress: Progress | None = None, detectors: Sequence[Detector] = ()
+           ) -> ReplaySummary:
+    """Every capture through a sensor of its own, the detectors (whose state spans the
+    captures, in the order given) and into the sinks."""
     summary = ReplaySummary()
     started = time.perf_counter()
     for capture in captures:
         sensor = Sensor.from_settings(settings, pcap_file=Path(capture.path).name)
         for block in capture.blocks(settings.batch_size):
-            _emit(sinks, sensor.process_block(block), summary)
+            _emit(sinks, detect(detectors, sensor.process_block(block)), summary)
             if progress:
                 progress(int(block.records["caplen"].sum()) + 16 * len(block), capture.size)
-        _emit(sinks, sensor.finish(), summary)
+        _emit(sinks, detect(detectors, sensor.finish()), summary)
         _add(summary, sensor)
         if capture.truncated:
             summary.truncated.append(str(capture.path))
+    _emit(sinks, [alert for detector in detectors for alert in detector.finish()], summary)
     for sink in sinks:
         sink.flush()
     summary.seconds = time.perf_counter() - started
