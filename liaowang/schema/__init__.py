@@ -1,7 +1,8 @@
 """The event schema: one artifact, enforced.
 
-Each file in ``fields/`` is a fragment: ``base.yml`` lists the fields every event may carry, and
-``<dataset>.yml`` the fields of one dataset (an analyzer's namespace). A field is declared by its
+Each file in ``fields/`` is a fragment: ``base.yml`` lists the fields every event may carry,
+``<dataset>.yml`` the fields of one dataset (an analyzer's namespace), and ``_<topic>.yml`` fields
+that events of any dataset may carry for a purpose (``_alert.yml``: what detection adds). A field is declared by its
 dotted ECS name and an Elasticsearch type; ``array: true`` lets it hold a list of such values
 (a list of objects is written as parallel arrays of its leaves, as Elasticsearch stores it).
 ``subscriber_id: true`` marks a subscriber identifier (IMSI, SUPI, SUCI, MSISDN, IMEI/PEI), which
@@ -63,14 +64,18 @@ def _fragment_names() -> list[str]:
 
 BASE: dict[str, FieldSpec] = _load_fragment("base")
 DATASETS: dict[str, dict[str, FieldSpec]] = {
-    name: _load_fragment(name) for name in _fragment_names() if name != "base"
+    name: _load_fragment(name) for name in _fragment_names()
+    if name != "base" and not name.startswith("_")
+}
+TOPICS: dict[str, dict[str, FieldSpec]] = {
+    name: _load_fragment(name) for name in _fragment_names() if name.startswith("_")
 }
 
 
 def _merge_fields() -> dict[str, FieldSpec]:
     merged = {name: FieldSpec(name, spec.type, enum=spec.enum, array=spec.array)
               for name, spec in BASE.items()}
-    for fragment in DATASETS.values():
+    for fragment in [*TOPICS.values(), *DATASETS.values()]:
         for name, spec in fragment.items():
             known = merged.get(name)
             if known is not None and (known.type, known.array) != (spec.type, spec.array):
