@@ -5,7 +5,9 @@ User-Name, ...) are replaced whole; identifiers written inside other text, such 
 SBI path (``/nudm-sdm/v2/imsi-001010000000001/am-data``), are replaced where they stand. A
 pseudonym is ``pn:`` and the first 20 hex digits of HMAC-SHA256 over the identifier's digits (or
 its text when it has letters), so one subscriber gets the same pseudonym from every protocol and
-every sensor sharing the key, and nobody without the key can go back.
+every sensor sharing the key, and nobody without the key can go back. Bare runs of 11 to 16
+digits in the text of these datasets are taken for identifiers too (a Diameter Session-Id may end
+with the MSISDN).
 
 >>> ids = SubscriberIds(b"k" * 32)
 >>> ids.pseudonym("001010123456789")
@@ -32,7 +34,10 @@ PREFIX = "pn:"
 DIGITS = 20
 IN_TEXT = re.compile(
     r"\b(imsi|msisdn|imeisv|imei|supi|gpsi)-(\d{5,16})\b"
-    r"|\bsuci-(\d-\d{3}-\d{2,3}-[0-9a-fA-F]{1,4}-\d{1,2}-\d{1,3}-[0-9a-fA-F]+)")
+    r"|\bsuci-(\d-\d{3}-\d{2,3}-[0-9a-fA-F]{1,4}-\d{1,2}-\d{1,3}-[0-9a-fA-F]+)"
+    # A bare run of 11 to 16 digits is an IMSI, MSISDN or IMEI in these datasets (a Diameter
+    # Session-Id's optional part, say); 32-bit counters have at most 10 digits.
+    r"|(?<![\w.:-])(\d{11,16})(?![\w.])")
 CARRIERS = frozenset(
     {name for name, fields in DATASETS.items() if any(f in SUBSCRIBER_IDS for f in fields)}
     | {"sbi", "weird"})
@@ -70,6 +75,8 @@ class SubscriberIds:
         return IN_TEXT.sub(self._replace_match, value)
 
     def _replace_match(self, match: re.Match[str]) -> str:
+        if match.group(4) is not None:
+            return self.pseudonym(match.group(4))
         if match.group(3) is not None:
             return "suci-" + self.pseudonym("suci-" + match.group(3))
         return f"{match.group(1)}-{self.pseudonym(match.group(2))}"
@@ -100,12 +107,11 @@ def _replace_at(event: Event, path: tuple[str, ...], change: Any) -> None:
 def _replace_strings(node: dict[str, Any], change: Any) -> None:
     for key, value in node.items():
         if isinstance(value, str):
-            if "-" in value:
-                node[key] = change(value)
+            node[key] = change(value)
         elif isinstance(value, dict):
             _replace_strings(value, change)
         elif isinstance(value, list):
-            node[key] = [change(v) if isinstance(v, str) and "-" in v else v for v in value]
+            node[key] = [change(v) if isinstance(v, str) else v for v in value]
 
 
 def load_or_create_key(path: Path) -> bytes:

@@ -89,3 +89,12 @@ def test_the_default_configuration_pseudonymises_and_clear_mode_does_not(tmp_pat
     collected = Collected()
     EnrichedSinks(clear, [collected]).write([sbi_event(f"/x/imsi-{IMSI}")])
     assert collected.events[0]["url"]["path"] == f"/x/imsi-{IMSI}"
+
+
+def test_a_bare_msisdn_inside_a_diameter_session_id_is_replaced() -> None:
+    ids = SubscriberIds(KEY)
+    session = "pcrf.example.com;469863012;1411019410;886987175205"
+    event = {"event": {"dataset": "diameter", "kind": "event"},
+             "diameter": {"session_id": session}}
+    assert ids([event])[0]["diameter"]["session_id"] == \
+        f"pcrf.example.com;469863012;1411019410;{ids.pseudonym('886987175205')}"

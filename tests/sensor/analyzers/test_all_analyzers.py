@@ -18,10 +18,11 @@ NOT_ANALYZERS = {"base"}
 
 
 def test_every_analyzer_module_is_registered() -> None:
-    """Each module exports ``ANALYZER`` (or ``ANALYZERS``, one per transport), all registered."""
+    """Each module exports ``ANALYZER`` (or ``ANALYZERS``, one per transport), all registered;
+    modules named ``_*`` are parts shared by analyzers (CIP under EtherNet/IP, say)."""
     exported: list = []
     for info in pkgutil.iter_modules(sensor.analyzers.__path__):
-        if info.name not in NOT_ANALYZERS:
+        if info.name not in NOT_ANALYZERS and not info.name.startswith("_"):
             module = importlib.import_module(f"sensor.analyzers.{info.name}")
             specs = getattr(module, "ANALYZERS", None) or (module.ANALYZER,)
             assert all(spec.name for spec in specs), info.name
