@@ -33,6 +33,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench.make_capture --out $(BENCH)/bench.pcap
 	$(BIN)/python -m bench.flows_memory --json $(BENCH)/flows_memory.json
 	$(BIN)/python -m bench.run $(BENCH)/bench.pcap --memory-json $(BENCH)/flows_memory.json $(BENCH_ARGS)
+	$(BIN)/python -m bench.detection
 
 # What the tests drive for real: tshark, Chromium, tcpreplay, an Elasticsearch node.
 test-tools:

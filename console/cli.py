@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from console import cli_rules, cli_train
 from detection.base import Detector
 from liaowang import __version__
 from liaowang.config import ConfigError, Settings, load_config
@@ -19,7 +20,8 @@ from pipelines.enrich import EnrichedSinks, enrichments
 from pipelines.replay import Progress
 from pipelines.sinks.base import Sink
 from pipelines.sinks.jsonl import JsonlSink
-from pipelines.sinks.store import StoreSink
+from pipelines.sinks.spooled import spooled_store_sink, wait_for_delivery
+from pipelines.spool import SpoolError
 from pipelines.store import open_store
 from pipelines.store.base import Store, StoreError
 from sensor.capture import CaptureError
@@ -51,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replay(commands)
     _add_sensor(commands)
     _add_console(commands)
+    cli_train.add_parser(commands)
+    cli_rules.add_parser(commands)
     return parser
 
 
@@ -74,6 +78,13 @@ def _add_replay(commands: argparse._SubParsersAction) -> None:
                         help="store events here (sqlite:///path.db or http(s)://host:9200)")
     replay.add_argument("--jsonl", metavar="PATH", help="write JSON lines to PATH ('-': stdout)")
     replay.add_argument("--observer", metavar="NAME", help="sensor name in the events")
+    replay.add_argument("--rules", action="append", metavar="PATH",
+                        help="Sigma rules to use instead of the configured ones (repeatable)")
+    replay.add_argument("--model", metavar="MODEL", help="score with this model file "
+                                                      "(from 'liaowang train')")
+    replay.add_argument("--flush-timeout", type=float, default=30.0, metavar="S",
+                        help="at the end, wait up to S seconds for the spool to reach the store "
+                             "(default 30)")
     _config_arg(replay)
     replay.set_defaults(run=run_replay)
 
@@ -123,10 +134,21 @@ def run_replay(args: argparse.Namespace) -> int:
     detectors = _detectors(args, settings)
     with _progress_bar(sum(c.size for c in captures)) as progress:
         summary = replay(captures, sinks, settings.sensor, progress, detectors)
+    spooled = wait_for_delivery(sinks, args.flush_timeout)
+    if spooled:
+        summary.spool_left = sum(sink.pending for sink in spooled)
     for sink in sinks:
         sink.close()
     print(summary.line(), file=sys.stderr)
-    return 0
+    for sink in spooled:
+        if sink.pending:
+            print(f"liaowang: {sink.pending} events wait in {sink.spool.folder} for the next "
+                  f"run: {sink.last_error or 'the store did not take them in time'}",
+                  file=sys.stderr)
+    return 1 if summary.spool_left else 0
+
+
+SENSOR_DELIVERY_WAIT_S = 5.0
 
 
 def run_sensor(args: argparse.Namespace) -> int:
@@ -150,6 +172,7 @@ def run_sensor(args: argparse.Namespace) -> int:
         code = 1
     finally:
         live.close()
+        wait_for_delivery(sinks, SENSOR_DELIVERY_WAIT_S)   # the rest waits in the spool
         for sink in sinks:
             sink.close()
     print(live.summary(), file=sys.stderr)
@@ -158,7 +181,24 @@ def run_sensor(args: argparse.Namespace) -> int:
 
 def _detectors(args: argparse.Namespace, settings: Settings) -> list[Detector]:
     """The detectors a run uses, in order: signatures, then anomaly models."""
-    return []
+    detectors: list[Detector] = [_signatures(args, settings)]
+    if getattr(args, "model", None):
+        detectors.append(cli_train.anomaly_detector(args.model))
+    return detectors
+
+
+def _signatures(args: argparse.Namespace, settings: Settings) -> Detector:
+    """The Sigma rules of ``--rules``, the configuration or the shipped pack; broken rules are
+    reported and skipped."""
+    from detection.sigma import SigmaDetector
+
+    detection = settings.detection
+    configured = [detection.rules_path] if detection.rules_path else None
+    paths = getattr(args, "rules", None) or configured
+    detector = SigmaDetector.load(paths, detection.rules)
+    for problem in detector.problems:
+        print(f"liaowang: rule skipped: {problem}", file=sys.stderr)
+    return detector
 
 
 def _open_store(settings: Settings) -> Store:
@@ -167,11 +207,19 @@ def _open_store(settings: Settings) -> Store:
 
 
 def _sinks(args: argparse.Namespace, settings: Settings) -> list[Sink]:
-    """``--jsonl`` and/or the store, behind the configured enrichments."""
+    """``--jsonl`` and/or the store (through the disk spool), behind the configured
+    enrichments."""
     sinks: list[Sink] = [JsonlSink.open(args.jsonl)] if args.jsonl else []
     if args.store or not args.jsonl:
-        sinks.append(StoreSink(_open_store(settings)))
+        sinks.append(_spooled(_open_store(settings), settings))
     return [EnrichedSinks(enrichments(settings), sinks)]
+
+
+def _spooled(store: Store, settings: Settings, owns_store: bool = True) -> Sink:
+    try:
+        return spooled_store_sink(store, settings, owns_store=owns_store)
+    except SpoolError as exc:
+        raise Refused(str(exc)) from exc
 
 
 @contextmanager
@@ -215,14 +263,14 @@ def _demo_sensor(store: Store, settings: Settings, stop: threading.Event) -> Non
     from sensor.engine import Sensor
 
     sensor = Sensor.from_settings(settings.sensor, pcap_file="demo.pcap")
-    sink = EnrichedSinks(enrichments(settings), [StoreSink(store)])
+    sink = EnrichedSinks(enrichments(settings), [_spooled(store, settings, owns_store=False)])
     for batch in live_frames(stop):
         events = sensor.process(batch)
         if events:
             sink.write(events)
             sink.flush()
     sink.write(sensor.finish())
-    sink.flush()
+    sink.close()
 
 
 def _serve(store: Store, settings: Settings) -> None:

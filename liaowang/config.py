@@ -82,11 +82,43 @@ class PrivacySettings(Section):
     key_file: str = "var/liaowang/pseudonym.key"
 
 
+class SpoolSettings(Section):
+    """The disk spool in front of the store: ``path`` is its folder (one folder per store URL
+    is made in it), ``max_mb`` its bound on disk, ``segment_mb`` the size of one segment file."""
+
+    path: str = "var/liaowang/spool"
+    max_mb: Annotated[int, Field(ge=1)] = 1024
+    segment_mb: Annotated[int, Field(ge=1)] = 64
+
+
+class PipelineSettings(Section):
+    spool: SpoolSettings = SpoolSettings()
+
+
+class RuleTuning(Section):
+    """One rule's tuning: ``disabled`` silences its own alerts, ``severity`` (1-4) overrides its
+    level, ``suppress_s`` drops its repeats for the same key within that many seconds."""
+
+    disabled: bool = False
+    severity: Annotated[int, Field(ge=1, le=4)] | None = None
+    suppress_s: Annotated[float, Field(ge=0)] | None = None
+
+
+class DetectionSettings(Section):
+    """Signature rules: ``rules_path`` (default: the shipped pack) and per-rule tuning under
+    ``rules``, keyed by rule id or title."""
+
+    rules_path: str | None = None
+    rules: dict[str, RuleTuning] = Field(default_factory=dict)
+
+
 class Settings(Section):
     store: StoreSettings = StoreSettings()
     sensor: SensorSettings = SensorSettings()
     console: ConsoleSettings = ConsoleSettings()
     privacy: PrivacySettings = PrivacySettings()
+    detection: DetectionSettings = DetectionSettings()
+    pipelines: PipelineSettings = PipelineSettings()
 
 
 def load_config(path: str | Path | None) -> Settings:

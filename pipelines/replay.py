@@ -25,12 +25,15 @@ class ReplaySummary:
     malformed: int = 0
     seconds: float = 0.0
     truncated: list[str] = field(default_factory=list)
+    spool_left: int | None = None   # events still in the spool at the end (None: no spool)
 
     def line(self) -> str:
         rate = self.packets / self.seconds if self.seconds else 0.0
         text = (f"packets={self.packets} flows={self.flows} events={self.events} "
                 f"alerts={self.alerts} malformed={self.malformed} "
                 f"packets/s={rate:,.0f} seconds={self.seconds:.2f}")
+        if self.spool_left is not None:
+            text += f" spool_left={self.spool_left}"
         for name in self.truncated:
             text += f"\ntruncated: {name} ends in the middle of a packet; read up to the break"
         return text

@@ -38,6 +38,7 @@ class Columns:
     dport: np.ndarray       # uint16 (ICMP: code)
     tcp_flags: np.ndarray   # uint8
     seq: np.ndarray         # uint32
+    ack: np.ndarray         # uint32: TCP acknowledgment number
     pay_off: np.ndarray     # int64: offset of the transport payload in the buffer
     pay_len: np.ndarray     # int64
     key: np.ndarray         # uint8 [n, KEY_LEN]
@@ -52,7 +53,7 @@ class Columns:
     def empty(cls, n: int) -> Columns:
         return cls(np.zeros(n, np.uint8), np.zeros(n, np.uint8), np.zeros(n, np.uint16),
                    np.zeros(n, np.uint16), np.zeros(n, np.uint8), np.zeros(n, np.uint32),
-                   np.zeros(n, np.int64), np.zeros(n, np.int64),
+                   np.zeros(n, np.uint32), np.zeros(n, np.int64), np.zeros(n, np.int64),
                    np.zeros((n, KEY_LEN), np.uint8), np.zeros(n, np.uint64),
                    np.zeros(n, np.bool_), np.zeros(n, np.uint32), np.full(n, 255, np.uint8),
                    np.zeros(n, np.bool_), np.zeros((n, 32), np.uint8))
@@ -75,7 +76,7 @@ def decode_block(buf: np.ndarray, records: np.ndarray) -> Columns:
     """Decode the frames of a :class:`~sensor.capture.FrameBlock` into columns."""
     cols = Columns.empty(len(records))
     _decode(buf, records["offset"], records["caplen"], records["linktype"], cols.status,
-            cols.proto, cols.sport, cols.dport, cols.tcp_flags, cols.seq, cols.pay_off,
+            cols.proto, cols.sport, cols.dport, cols.tcp_flags, cols.seq, cols.ack, cols.pay_off,
             cols.pay_len, cols.key, cols.hash, cols.a_is_src, cols.teid, cols.qfi, cols.tunnel,
             cols.outer)
     return cols
@@ -258,7 +259,7 @@ def fill_key(key, src, sport, dst, dport, proto, vlan):
 
 @njit(cache=True)
 def _decode(buf, offsets, caplens, linktypes, status, protos, sports, dports, tcp_flags, seqs,
-            pay_offs, pay_lens, keys, hashes, a_is_src, teids, qfis, tunnels, outers):
+            acks, pay_offs, pay_lens, keys, hashes, a_is_src, teids, qfis, tunnels, outers):
     src = np.zeros(16, np.uint8)
     dst = np.zeros(16, np.uint8)
     for i in range(len(offsets)):
@@ -290,5 +291,7 @@ def _decode(buf, offsets, caplens, linktypes, status, protos, sports, dports, tc
                     continue
                 tunnels[i], teids[i], qfis[i] = True, teid, qfi
         protos[i], sports[i], dports[i], tcp_flags[i], seqs[i] = proto, sport, dport, flags, seq
+        if proto == 6:
+            acks[i] = _u32(buf, q + 8)
         pay_offs[i], pay_lens[i] = pay_off, pay_len
         a_is_src[i], hashes[i] = fill_key(keys[i], src, sport, dst, dport, proto, vlan)

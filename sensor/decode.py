@@ -34,6 +34,7 @@ class Packet:
     vlan: int | None = None
     tcp_flags: int = 0
     seq: int = 0
+    ack: int = 0
     payload: bytes = b""
     fragment: Fragment | None = None
     malformed: str | None = None
@@ -129,6 +130,7 @@ def fill_transport(packet: Packet, segment: dpkt.Packet | bytes) -> None:
     if isinstance(segment, dpkt.tcp.TCP):
         packet.sport, packet.dport = segment.sport, segment.dport
         packet.tcp_flags, packet.seq = segment.flags & 0xFF, segment.seq
+        packet.ack = segment.ack
         packet.payload = bytes(segment.data)
     elif isinstance(segment, dpkt.udp.UDP):
         packet.sport, packet.dport, packet.payload = segment.sport, segment.dport, segment.data

@@ -16,7 +16,7 @@ import numpy as np
 
 from sensor.analyzers.base import AnalyzerSpec, Malformed, NeedMore, Parsed
 from sensor.decode import Packet
-from sensor.flows import TCP_SYN
+from sensor.flows import TCP_ACK, TCP_SYN
 from sensor.reassembly import TcpStream
 from sensor.sctp import SctpMessages
 
@@ -67,9 +67,18 @@ class AppSession:
         if packet.tcp_flags & TCP_SYN:
             stream.start(packet.seq)
         out: list[AppOutput] = []
+        if packet.tcp_flags & TCP_ACK:
+            lost = self.tcp[1 - side].acknowledged(packet.ack)
+            out += self._deliver(lost, 1 - side, not to_server, packet.frame)
+        return out + self._deliver(stream.add(packet.seq, packet.payload), side, to_server,
+                                   packet.frame)
+
+    def _deliver(self, chunks: list[bytes], side: int, to_server: bool, frame: int
+                 ) -> list[AppOutput]:
+        """Reassembled chunks of one direction to the analyzer (``b""``: a gap)."""
+        out: list[AppOutput] = []
         buffer = self.buffers[side]
-        frame = packet.frame
-        for data in stream.add(packet.seq, packet.payload):
+        for data in chunks:
             if not data:
                 out.append(self._weird(frame, to_server, "tcp_gap"))
                 buffer.clear()

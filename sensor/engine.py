@@ -199,18 +199,20 @@ class Sensor:
         slot_of = slots[rows]
         from_source = cols.a_is_src[rows] == self.flows.arrays.src_is_a[slot_of]
         events: list[Event] = []
-        for row, slot, number, ts_ns, wire_len, proto_, flags, seq, start, length, forward in zip(
-                rows.tolist(), slot_of.tolist(), records["number"].tolist(),
-                records["ts_ns"].tolist(), records["wire_len"].tolist(),
-                cols.proto[rows].tolist(), cols.tcp_flags[rows].tolist(),
-                cols.seq[rows].tolist(), cols.pay_off[rows].tolist(),
-                cols.pay_len[rows].tolist(), from_source.tolist(), strict=True):
+        columns = zip(rows.tolist(), slot_of.tolist(), records["number"].tolist(),
+                      records["ts_ns"].tolist(), records["wire_len"].tolist(),
+                      cols.proto[rows].tolist(), cols.tcp_flags[rows].tolist(),
+                      cols.seq[rows].tolist(), cols.ack[rows].tolist(),
+                      cols.pay_off[rows].tolist(), cols.pay_len[rows].tolist(),
+                      from_source.tolist(), strict=True)
+        for (row, slot, number, ts_ns, wire_len, proto_, flags, seq, ack, start, length,
+             forward) in columns:
             app = self.apps[slot] if slot in self.apps else self._attach(slot)
             if app is None:
                 continue
             payload = payloads[row] if row in payloads else buf[start:start + length]
             packet = Packet(number, ts_ns // 1000, wire_len, proto=proto_, tcp_flags=flags,
-                            seq=seq, payload=payload)
+                            seq=seq, ack=ack, payload=payload)
             for output in app.session.feed(packet, forward):
                 events.append(self._app_event(app, packet.ts_us, output, len(events)))
         return events
@@ -304,7 +306,7 @@ def _fill_row(cols: Columns, i: int, packet: Packet) -> None:
                                               packet.dport, packet.proto, vlan)
     cols.status[i], cols.proto[i] = OK, packet.proto
     cols.sport[i], cols.dport[i] = packet.sport, packet.dport
-    cols.tcp_flags[i], cols.seq[i] = packet.tcp_flags, packet.seq
+    cols.tcp_flags[i], cols.seq[i], cols.ack[i] = packet.tcp_flags, packet.seq, packet.ack
 
 
 def _address_bytes(text: str) -> np.ndarray:

@@ -1,8 +1,10 @@
 """TCP payload in order, one direction of one flow at a time.
 
-Segments that arrive early wait (bounded); retransmitted bytes are dropped; when the bound is hit
-the stream skips to the earliest waiting segment and reports the gap, so an analyzer can
-resynchronise instead of stalling: a gap shows as an empty chunk before the data after it.
+Segments that arrive early wait (bounded); retransmitted bytes are dropped. A hole is given up
+when the peer acknowledges bytes beyond it (the receiver has them, the capture missed them: no
+retransmission will come) or when the bound is hit; the stream then skips to the earliest waiting
+segment and reports the gap, so an analyzer can resynchronise instead of stalling: a gap shows as
+an empty chunk before the data after it.
 
 >>> s = TcpStream()
 >>> s.start(994)  # the SYN's sequence number
@@ -55,6 +57,27 @@ class TcpStream:
             self._hold(seq, data)
             return self._skip_gap() if self.pending_bytes > MAX_PENDING_BYTES else []
         return self._deliver(data)
+
+    def acknowledged(self, ack: int) -> list[bytes]:
+        """The peer acknowledged up to ``ack``: bytes before it that never came are lost.
+
+        >>> s = TcpStream()
+        >>> s.start(0)
+        >>> s.add(11, b"later")
+        []
+        >>> s.acknowledged(16)
+        [b'', b'later']
+        """
+        if self.next_seq is None:
+            return []
+        beyond = _after(ack, self.next_seq)
+        if beyond <= 0 or (beyond == 1 and not self.pending):   # 1: the FIN's sequence number
+            return []
+        if self.pending:
+            return self._skip_gap()
+        self.gaps += 1
+        self.next_seq = ack
+        return [b""]
 
     def _hold(self, seq: int, data: bytes) -> None:
         held = self.pending.get(seq, b"")

@@ -23,14 +23,16 @@ def test_replay_writes_json_lines_to_stdout_and_a_summary_to_stderr() -> None:
     done = run("replay", str(SMALL_MODBUS), "--jsonl", "-")
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
-    datasets = [e["event"]["dataset"] for e in events]
+    datasets = [e["event"]["dataset"] for e in events if e["event"]["kind"] == "event"]
     assert datasets.count("modbus") == 32 and datasets.count("flow") == 19
     assert all(validate(e) == [] for e in events)
+    (alert,) = [e for e in events if e["event"]["kind"] == "alert"]   # its writes match a rule
+    assert alert["modbus"]["function_code"] in (15, 16) and alert["rule"]["id"]
     first = next(e for e in events if e["event"]["dataset"] == "modbus")
     assert first["pcap"] == {"file": SMALL_MODBUS.name, "frame": 4}
     assert first["modbus"]["function_code"] == 15
     summary = done.stderr.strip().splitlines()[-1]
-    assert summary.startswith("packets=166 flows=19 events=51 alerts=0 malformed=0 packets/s=")
+    assert summary.startswith("packets=166 flows=19 events=51 alerts=1 malformed=0 packets/s=")
 
 
 def test_replay_of_several_files_to_a_jsonl_file(tmp_path) -> None:

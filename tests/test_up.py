@@ -36,7 +36,8 @@ def test_up_serves_the_console_with_demo_events_within_60_seconds(tmp_path) -> N
     port = free_port()
     store = f"sqlite:///{tmp_path}/events.db"
     process = subprocess.Popen([LIAOWANG, "up", "--port", str(port), "--store", store],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=tmp_path)   # its spool and pseudonym key stay there
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -2,9 +2,10 @@
 
 Each file in ``fields/`` is a fragment: ``base.yml`` lists the fields every event may carry,
 ``<dataset>.yml`` the fields of one dataset (an analyzer's namespace), and ``_<topic>.yml`` fields
-that events of any dataset may carry for a purpose (``_alert.yml``: what detection adds). A field is declared by its
-dotted ECS name and an Elasticsearch type; ``array: true`` lets it hold a list of such values
-(a list of objects is written as parallel arrays of its leaves, as Elasticsearch stores it).
+that events of any dataset may carry for a purpose (``_alert.yml``: what detection adds). A
+field is declared by its dotted ECS name and an Elasticsearch type; ``array: true`` lets it hold
+a list of such values (a list of objects is written as parallel arrays of its leaves, as
+Elasticsearch stores it).
 ``subscriber_id: true`` marks a subscriber identifier (IMSI, SUPI, SUCI, MSISDN, IMEI/PEI), which
 the pipelines pseudonymise before any sink.
 From these fragments come the JSON Schema that tests validate every emitted event against, and

@@ -1,9 +1,10 @@
 """Golden cases: a real capture, the events Liaowang makes of it, and where the capture is from.
 
-Each case is a folder under ``tests/golden/`` holding ``capture.pcap`` (or ``.pcapng``), a
-``README.md`` naming its source, and ``expected.jsonl``: the analyzer and weird events of the
-capture (flow events have their own tests), one per line with sorted keys. The expected file is
-only ever written by ``python -m tests.golden.regen``, never by hand.
+Each case is a folder under ``tests/golden/`` holding ``capture.txt`` (the capture's path in the
+public corpus, ``../shared/pcaps``, which is not copied: some captures may not be redistributed),
+a ``README.md`` naming its source and licence, and ``expected.jsonl``: the analyzer and weird
+events of the capture (flow events have their own tests), one per line with sorted keys. The
+expected file is only ever written by ``python -m tests.golden.regen``, never by hand.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.utils.pcaps import run_sensor
+from tests.utils.pcaps import PCAPS, run_sensor
 
 HERE = Path(__file__).parent
 OBSERVER = "golden"
@@ -23,8 +24,7 @@ def case_dirs() -> list[Path]:
 
 
 def capture_of(case: Path) -> Path:
-    (capture,) = [p for p in case.iterdir() if p.stem == "capture"]
-    return capture
+    return PCAPS / (case / "capture.txt").read_text().strip()
 
 
 def golden_events(capture: Path) -> list[dict[str, Any]]:

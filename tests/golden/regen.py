@@ -8,13 +8,12 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from tests.golden.cases import HERE, as_lines, capture_of, case_dirs, golden_events
 from tests.utils.pcaps import PCAPS, manifest
 
-MAX_CAPTURE_BYTES = 2_000_000
+MAX_CAPTURE_BYTES = 2_000_000   # golden files of bigger captures are too long to review
 
 
 def regenerate(case: Path) -> int:
@@ -30,9 +29,10 @@ def add(name: str, pcap: Path) -> Path:
         raise SystemExit(f"{pcap}: larger than {MAX_CAPTURE_BYTES} bytes; pick a smaller one")
     case = HERE / name
     case.mkdir()
-    shutil.copyfile(pcap, case / f"capture{''.join(pcap.suffixes[-1:])}")
+    (case / "capture.txt").write_text(relative + "\n")
     (case / "README.md").write_text(
-        f"# {name}\n\n`capture{pcap.suffix}` is `{row['source_path']}` from "
+        f"# {name}\n\nThe capture (`capture.txt`, in ../shared/pcaps) is "
+        f"`{row['source_path']}` from "
         f"https://github.com/{row['source_repo']} at commit `{row['commit']}` "
         f"(licence: {row['license_hint']}).\n\n{row['labels_or_notes'].split(' | ')[0]}\n\n"
         "`expected.jsonl` is written by `python -m tests.golden.regen "

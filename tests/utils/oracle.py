@@ -56,13 +56,15 @@ def tshark(path: Path, *args: str) -> str:
 
 
 def tshark_pdus(path: Path, layer: str, *options: str, display_filter: str | None = None,
-                with_layers: tuple[str, ...] = ()) -> list[TsharkPdu]:
+                with_layers: tuple[str, ...] = (), frames: int | None = None
+                ) -> list[TsharkPdu]:
     """Every instance of ``layer`` tshark dissects in ``path``. The fields of ``with_layers``
     (a header layer such as ``mbtcp`` or ``tpkt``) join each instance: zipped by position when
     a frame has as many of them, else all of them to every instance. ``options`` (``-d``,
-    ``-o``) go to tshark as they are."""
+    ``-o``) go to tshark as they are; ``frames`` stops after that many frames."""
     wanted = " ".join((layer, *with_layers))
-    out = tshark(path, *options, "-Y", display_filter or layer, "-T", "json",
+    limit = ("-c", str(frames)) if frames else ()
+    out = tshark(path, *options, *limit, "-Y", display_filter or layer, "-T", "json",
                  "--no-duplicate-keys", "-J", f"frame ip ipv6 tcp udp sctp {wanted}")
     pdus = []
     for packet in json.loads(out or "[]"):
@@ -133,10 +135,11 @@ def event_stream(event: dict[str, Any]) -> Endpoints:
                       (dst.get("ip", ""), dst.get("port", 0))})
 
 
-def impaired_streams(path: Path) -> set[Endpoints]:
+def impaired_streams(path: Path, frames: int | None = None) -> set[Endpoints]:
     """TCP streams where tshark sees loss, retransmission or reordering: there the two
     reassemble differently (tshark dissects every segment; Liaowang each byte once, in order)."""
-    rows = tshark(path, "-Y", IMPAIRED, "-T", "fields", "-e", "ip.src", "-e", "ipv6.src",
+    limit = ("-c", str(frames)) if frames else ()
+    rows = tshark(path, *limit, "-Y", IMPAIRED, "-T", "fields", "-e", "ip.src", "-e", "ipv6.src",
                   "-e", "tcp.srcport", "-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport")
     streams = set()
     for line in rows.splitlines():
