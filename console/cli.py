@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
-from console import cli_rules, cli_train
-from detection.base import Detector
+from console import cli_accounts, cli_rules, cli_train
+from detection.base import Detector, detect
 from liaowang import __version__
 from liaowang.config import ConfigError, Settings, load_config
 from pipelines.enrich import EnrichedSinks, enrichments
@@ -21,6 +22,8 @@ from pipelines.replay import Progress
 from pipelines.sinks.base import Sink
 from pipelines.sinks.jsonl import JsonlSink
 from pipelines.sinks.spooled import spooled_store_sink, wait_for_delivery
+from pipelines.sinks.webhooks import WebhookSink, wait_for_webhooks
+from pipelines.sinks.webhooks import report as webhook_report
 from pipelines.spool import SpoolError
 from pipelines.store import open_store
 from pipelines.store.base import Store, StoreError
@@ -55,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_console(commands)
     cli_train.add_parser(commands)
     cli_rules.add_parser(commands)
+    cli_accounts.add_parser(commands)
     return parser
 
 
@@ -134,7 +138,10 @@ def run_replay(args: argparse.Namespace) -> int:
     detectors = _detectors(args, settings)
     with _progress_bar(sum(c.size for c in captures)) as progress:
         summary = replay(captures, sinks, settings.sensor, progress, detectors)
+    flush_started = time.monotonic()
     spooled = wait_for_delivery(sinks, args.flush_timeout)
+    webhooks = wait_for_webhooks(sinks, args.flush_timeout - (time.monotonic() - flush_started))
+    webhook_lines, webhooks_left = webhook_report(webhooks), sum(w.pending for w in webhooks)
     if spooled:
         summary.spool_left = sum(sink.pending for sink in spooled)
     for sink in sinks:
@@ -145,7 +152,9 @@ def run_replay(args: argparse.Namespace) -> int:
             print(f"liaowang: {sink.pending} events wait in {sink.spool.folder} for the next "
                   f"run: {sink.last_error or 'the store did not take them in time'}",
                   file=sys.stderr)
-    return 1 if summary.spool_left else 0
+    for line in webhook_lines:
+        print(line, file=sys.stderr)
+    return 1 if summary.spool_left or webhooks_left else 0
 
 
 SENSOR_DELIVERY_WAIT_S = 5.0
@@ -173,6 +182,7 @@ def run_sensor(args: argparse.Namespace) -> int:
     finally:
         live.close()
         wait_for_delivery(sinks, SENSOR_DELIVERY_WAIT_S)   # the rest waits in the spool
+        wait_for_webhooks(sinks, SENSOR_DELIVERY_WAIT_S)   # and in the webhook queues
         for sink in sinks:
             sink.close()
     print(live.summary(), file=sys.stderr)
@@ -212,7 +222,16 @@ def _sinks(args: argparse.Namespace, settings: Settings) -> list[Sink]:
     sinks: list[Sink] = [JsonlSink.open(args.jsonl)] if args.jsonl else []
     if args.store or not args.jsonl:
         sinks.append(_spooled(_open_store(settings), settings))
-    return [EnrichedSinks(enrichments(settings), sinks)]
+    return [EnrichedSinks(enrichments(settings), sinks + _webhooks(settings))]
+
+
+def _webhooks(settings: Settings) -> list[Sink]:
+    """The sink of the configured webhooks (none without any)."""
+    try:
+        sink = WebhookSink.from_settings(settings)
+    except SpoolError as exc:
+        raise Refused(str(exc)) from exc
+    return [sink] if sink else []
 
 
 def _spooled(store: Store, settings: Settings, owns_store: bool = True) -> Sink:
@@ -243,13 +262,18 @@ def run_console(args: argparse.Namespace) -> int:
 
 def run_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    url = f"http://{settings.console.host}:{settings.console.port}/"
+    with closing(cli_accounts.open_accounts(args)) as accounts:
+        first_login = cli_accounts.first_run_login(accounts, url)
     store = _open_store(settings)
     stop = threading.Event()
     sensor = threading.Thread(target=_demo_sensor, args=(store, settings, stop),
                               name="demo-sensor", daemon=True)
     sensor.start()
-    print(f"Liaowang console: http://{settings.console.host}:{settings.console.port}/ "
+    print(f"Liaowang console: {url} "
           f"(store {settings.store.url}; replaying the demo capture)", file=sys.stderr)
+    if first_login:
+        print(first_login, file=sys.stderr)
     try:
         _serve(store, settings)
     finally:
@@ -263,13 +287,15 @@ def _demo_sensor(store: Store, settings: Settings, stop: threading.Event) -> Non
     from sensor.engine import Sensor
 
     sensor = Sensor.from_settings(settings.sensor, pcap_file="demo.pcap")
-    sink = EnrichedSinks(enrichments(settings), [_spooled(store, settings, owns_store=False)])
+    detectors = _detectors(argparse.Namespace(), settings)
+    sink = EnrichedSinks(enrichments(settings), [_spooled(store, settings, owns_store=False),
+                                                 *_webhooks(settings)])
     for batch in live_frames(stop):
-        events = sensor.process(batch)
+        events = detect(detectors, sensor.process(batch))
         if events:
             sink.write(events)
             sink.flush()
-    sink.write(sensor.finish())
+    sink.write(detect(detectors, sensor.finish()))
     sink.close()
 
 

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(ValueError):
@@ -65,8 +74,19 @@ class SensorSettings(Section):
 
 
 class ConsoleSettings(Section):
+    """The web console: where it listens, and its accounts. ``accounts_db`` is the SQLite file of
+    users, sessions, API tokens and the audit log (apart from the event store);
+    ``session_ttl_s`` is how long a login lasts; ``login_max_failures`` failed logins per username
+    and source within ``login_window_s`` lock that pair out until the window has passed;
+    ``stream_poll_s`` is how often live alert streams look for new alerts."""
+
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    accounts_db: str = "var/liaowang/console.db"
+    session_ttl_s: Seconds = 12 * 3600.0
+    login_max_failures: Annotated[int, Field(ge=1)] = 5
+    login_window_s: Seconds = 300.0
+    stream_poll_s: Annotated[float, Field(gt=0, le=60)] = 1.0
 
 
 class PrivacySettings(Section):
@@ -112,6 +132,61 @@ class DetectionSettings(Section):
     rules: dict[str, RuleTuning] = Field(default_factory=dict)
 
 
+WebhookFormat = Literal["generic", "slack", "dingtalk", "wecom", "feishu", "template"]
+
+
+class WebhookSettings(Section):
+    """One target for alerts: ``url`` and the ``format`` of its messages, ``secret`` (the HMAC
+    key of ``generic`` and ``template``, the robot's signing secret for ``dingtalk`` and
+    ``feishu``), ``template`` (Jinja2 text, for ``template``), extra ``headers``; filters on
+    ``min_severity`` (1-4), ``rules`` (rule ids, names or tags) and ``datasets``; delivery:
+    retries from ``retry_first_s`` doubling up to ``retry_max_s`` until an alert is
+    ``max_age_s`` old (then it is dead-lettered), at most ``rate_per_min`` messages a minute
+    (a burst beyond that becomes one digest message)."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    url: Annotated[str, Field(pattern=r"^https?://[^/\s]+")]
+    format: WebhookFormat = "generic"
+    secret: SecretStr | None = None
+    template: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    min_severity: Annotated[int, Field(ge=1, le=4)] = 1
+    rules: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
+    max_age_s: Seconds = 86_400.0
+    rate_per_min: Annotated[int, Field(ge=1)] = 20
+    timeout_s: Seconds = 10.0
+    retry_first_s: Seconds = 1.0
+    retry_max_s: Seconds = 300.0
+
+    @field_validator("template")
+    @classmethod
+    def _template_compiles(cls, text: str | None) -> str | None:
+        if text is not None:
+            from jinja2 import TemplateSyntaxError
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+            try:
+                ImmutableSandboxedEnvironment().parse(text)
+            except TemplateSyntaxError as exc:
+                raise ValueError(f"template line {exc.lineno}: {exc.message}") from exc
+        return text
+
+    @model_validator(mode="after")
+    def _template_for_its_format(self) -> WebhookSettings:
+        if (self.format == "template") != (self.template is not None):
+            raise ValueError("'template' is required with format template, and only there")
+        return self
+
+
+def _unique_names(webhooks: tuple[WebhookSettings, ...]) -> tuple[WebhookSettings, ...]:
+    names = [webhook.name for webhook in webhooks]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"webhook names must be unique: {', '.join(repeated)}")
+    return webhooks
+
+
 class Settings(Section):
     store: StoreSettings = StoreSettings()
     sensor: SensorSettings = SensorSettings()
@@ -119,6 +194,7 @@ class Settings(Section):
     privacy: PrivacySettings = PrivacySettings()
     detection: DetectionSettings = DetectionSettings()
     pipelines: PipelineSettings = PipelineSettings()
+    webhooks: Annotated[tuple[WebhookSettings, ...], AfterValidator(_unique_names)] = ()
 
 
 def load_config(path: str | Path | None) -> Settings:

@@ -158,6 +158,8 @@ def field_spec(name: str) -> FieldSpec:
         close = difflib.get_close_matches(name, FIELDS, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise QueryError(f"unknown field '{name}'{hint}")
+    if spec.type == "object":
+        raise QueryError(f"field '{name}' is kept whole and cannot be searched")
     return spec
 
 

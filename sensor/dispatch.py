@@ -17,7 +17,7 @@ import numpy as np
 from sensor.analyzers.base import AnalyzerSpec, Malformed, NeedMore, Parsed
 from sensor.decode import Packet
 from sensor.flows import TCP_ACK, TCP_SYN
-from sensor.reassembly import TcpStream
+from sensor.reassembly import Chunk, TcpStream
 from sensor.sctp import SctpMessages
 
 PROBING, CONFIRMED, DISABLED = "probing", "confirmed", "disabled"
@@ -68,17 +68,16 @@ class AppSession:
             stream.start(packet.seq)
         out: list[AppOutput] = []
         if packet.tcp_flags & TCP_ACK:
-            lost = self.tcp[1 - side].acknowledged(packet.ack)
-            out += self._deliver(lost, 1 - side, not to_server, packet.frame)
-        return out + self._deliver(stream.add(packet.seq, packet.payload), side, to_server,
-                                   packet.frame)
+            lost = self.tcp[1 - side].acknowledged(packet.ack, packet.frame)
+            out += self._deliver(lost, 1 - side, not to_server)
+        return out + self._deliver(stream.add(packet.seq, packet.payload, packet.frame), side,
+                                   to_server)
 
-    def _deliver(self, chunks: list[bytes], side: int, to_server: bool, frame: int
-                 ) -> list[AppOutput]:
+    def _deliver(self, chunks: list[Chunk], side: int, to_server: bool) -> list[AppOutput]:
         """Reassembled chunks of one direction to the analyzer (``b""``: a gap)."""
         out: list[AppOutput] = []
         buffer = self.buffers[side]
-        for data in chunks:
+        for data, frame in chunks:
             if not data:
                 out.append(self._weird(frame, to_server, "tcp_gap"))
                 buffer.clear()

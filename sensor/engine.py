@@ -25,12 +25,15 @@ from sensor.analyzers import ANALYZERS, AnalyzerSpec
 from sensor.capture import Frame, FrameBlock
 from sensor.columnar import (
     FRAGMENT,
+    GTPU_PORT,
+    LINKTYPE_RAW,
     MALFORMED,
     NO_VLAN,
     NOT_IP,
     OK,
     SLOW,
     Columns,
+    _gtpu_inner,
     decode_block,
     decode_datagram,
     fill_key,
@@ -163,10 +166,23 @@ class Sensor:
                 events.append(self._packet_weird(packet))
             elif packet.proto < 0:
                 cols.status[i] = NOT_IP
+            elif (tunnelled := _gtpu_fragment(packet)) is not None:
+                payloads.update(self._reassemble_tunnelled(packet, *tunnelled, cols, i))
             else:
                 _fill_row(cols, i, packet)
                 payloads[i] = packet.payload
         return events, payloads
+
+    def _reassemble_tunnelled(self, outer: Packet, inner: Packet, teid: int, qfi: int,
+                              cols: Columns, i: int) -> dict[int, bytes]:
+        """A GTP-U G-PDU carrying an inner IP fragment: the inner datagram is reassembled and
+        metered as the tunnelled flow it belongs to, like any other G-PDU."""
+        payloads = self._reassemble(inner, cols, i)
+        if cols.status[i] == OK:
+            cols.tunnel[i], cols.teid[i], cols.qfi[i] = True, teid, qfi
+            cols.outer[i, :16] = _address_bytes(outer.src)
+            cols.outer[i, 16:] = _address_bytes(outer.dst)
+        return payloads
 
     def _reassemble(self, packet: Packet, cols: Columns, i: int) -> dict[int, bytes]:
         """Hold a fragment; on the one that completes its datagram, decode the datagram whole
@@ -307,6 +323,20 @@ def _fill_row(cols: Columns, i: int, packet: Packet) -> None:
     cols.status[i], cols.proto[i] = OK, packet.proto
     cols.sport[i], cols.dport[i] = packet.sport, packet.dport
     cols.tcp_flags[i], cols.seq[i], cols.ack[i] = packet.tcp_flags, packet.seq, packet.ack
+
+
+def _gtpu_fragment(packet: Packet) -> tuple[Packet, int, int] | None:
+    """(inner packet, TEID, QFI) when ``packet`` is a G-PDU whose inner IP packet is a fragment
+    (the batch decoder leaves those to this path)."""
+    if packet.proto != 17 or GTPU_PORT not in (packet.sport, packet.dport):
+        return None
+    gtp = np.frombuffer(packet.payload, np.uint8)
+    start, end, teid, qfi = _gtpu_inner(gtp, 0, len(gtp))
+    if start < 0:
+        return None
+    data = bytes(packet.payload[start:end])
+    inner = decode(Frame(packet.frame, packet.ts_us * 1000, LINKTYPE_RAW, len(data), data))
+    return (inner, int(teid), int(qfi)) if inner.fragment is not None else None
 
 
 def _address_bytes(text: str) -> np.ndarray:

@@ -13,6 +13,7 @@ missing=()
 command -v tshark >/dev/null || missing+=(tshark)
 command -v tcpreplay >/dev/null || missing+=(tcpreplay)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+fc-list 2>/dev/null | grep -qi "wqy\|noto sans cjk" || missing+=(fonts-wqy-microhei)  # zh-CN screenshots
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -33,6 +33,7 @@ JSON_TYPES: dict[str, str] = {
     "long": "integer",
     "float": "number",
     "boolean": "boolean",
+    "object": "object",      # kept as it is: stored, never searched
 }
 
 

@@ -26,6 +26,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from liaowang.config import PrivacySettings
 from liaowang.schema import DATASETS, SUBSCRIBER_IDS
 from pipelines.sinks.base import Event
@@ -41,7 +43,9 @@ IN_TEXT = re.compile(
 CARRIERS = frozenset(
     {name for name, fields in DATASETS.items() if any(f in SUBSCRIBER_IDS for f in fields)}
     | {"sbi", "weird"})
-FIELD_PATHS = tuple(tuple(name.split(".")) for name in sorted(SUBSCRIBER_IDS))
+FIELD_PATHS = {dataset: tuple(tuple(name.split(".")) for name in sorted(fields)
+                              if name in SUBSCRIBER_IDS)
+               for dataset, fields in DATASETS.items()}
 
 
 class SubscriberIds:
@@ -82,9 +86,11 @@ class SubscriberIds:
         return f"{match.group(1)}-{self.pseudonym(match.group(2))}"
 
     def _protect(self, event: Event) -> None:
-        for path in FIELD_PATHS:
+        for path in FIELD_PATHS.get(event["event"].get("dataset"), ()):
             _replace_at(event, path, self._whole)
-        _replace_strings(event, self.text)
+        # One search over the serialised event first: most events carry no identifier in text.
+        if IN_TEXT.search(orjson.dumps(event).decode()):
+            _replace_strings(event, self.text)
 
     def _whole(self, value: Any) -> Any:
         if isinstance(value, str):

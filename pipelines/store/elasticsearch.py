@@ -80,6 +80,8 @@ def mappings() -> dict[str, Any]:
 
 
 def _leaf_mapping(spec: FieldSpec) -> dict[str, Any]:
+    if spec.type == "object":
+        return {"type": "object", "enabled": False}
     leaf: dict[str, Any] = {"type": ES_TYPES[spec.type], "copy_to": ALL_TEXT}
     if spec.type == "keyword":
         leaf["ignore_above"] = 4096

@@ -1,19 +1,27 @@
-"""Fixtures for the console tests: a real SQLite store holding a few events, and the app on it.
+"""Fixtures for the console tests: a real SQLite store holding a few events, a real accounts
+file with one user and one API token per role, and the app on them.
 
 The events are dated relative to now, so the console's "last 15 min / 1 h" ranges see them.
+``client`` calls the API as an admin (a bearer token); ``client_as(role)`` as another role.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from console.app import create_app
+from console.auth.accounts import Accounts
+from console.auth.roles import Role
+from liaowang.config import ConsoleSettings, Settings
 from liaowang.events import event_id
 from liaowang.schema import validate
 from pipelines.store import open_store
@@ -98,12 +106,83 @@ def store(tmp_path: Path, events: dict[str, Event]) -> Iterator[Store]:
         yield store
 
 
-@pytest.fixture
-def app(store: Store) -> FastAPI:
-    return create_app(store)
+# argon2id still, with less time and memory than production so that the suite stays fast.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def password_of(role: Role | str) -> str:
+    return f"{role}-password-for-tests"
+
+
+@dataclass(frozen=True)
+class AccountsTemplate:
+    """An accounts file made once per session (argon2 is slow on purpose), copied per test."""
+
+    path: Path
+    tokens: dict[Role, str]
+
+
+@pytest.fixture(scope="session")
+def accounts_template(tmp_path_factory: pytest.TempPathFactory) -> AccountsTemplate:
+    path = tmp_path_factory.mktemp("accounts") / "console.db"
+    accounts = Accounts.open(path, hasher=FAST_HASHER)
+    tokens = {}
+    for role in Role:
+        accounts.users.add(role.value, password_of(role), role)
+        tokens[role] = accounts.tokens.create(f"{role}-automation", role, "tests")[1]
+    accounts.close()
+    return AccountsTemplate(path, tokens)
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def console_settings(tmp_path: Path) -> ConsoleSettings:
+    return ConsoleSettings(accounts_db=str(tmp_path / "console.db"), stream_poll_s=0.05)
+
+
+@pytest.fixture
+def accounts(accounts_template: AccountsTemplate,
+             console_settings: ConsoleSettings) -> Iterator[Accounts]:
+    shutil.copy(accounts_template.path, console_settings.accounts_db)
+    accounts = Accounts.open(console_settings.accounts_db, console_settings,
+                             hasher=FAST_HASHER)
+    yield accounts
+    accounts.close()
+
+
+@pytest.fixture
+def tokens(accounts_template: AccountsTemplate) -> dict[Role, str]:
+    """The API token of each role, by role."""
+    return accounts_template.tokens
+
+
+@pytest.fixture
+def app(store: Store, accounts: Accounts, console_settings: ConsoleSettings) -> FastAPI:
+    return create_app(store, Settings(console=console_settings), accounts)
+
+
+@pytest.fixture
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    """A client without credentials."""
     with TestClient(app) as client:
         yield client
+
+
+@pytest.fixture
+def client_as(app: FastAPI, tokens: dict[Role, str]) -> Iterator[Callable[[Role], TestClient]]:
+    """``client_as(role)``: a client sending that role's API token."""
+    opened: list[TestClient] = []
+
+    def client_for(role: Role) -> TestClient:
+        client = TestClient(app, headers={"Authorization": f"Bearer {tokens[Role(role)]}"})
+        opened.append(client)
+        return client
+
+    yield client_for
+    for client in opened:
+        client.close()
+
+
+@pytest.fixture
+def client(client_as: Callable[[Role], TestClient]) -> TestClient:
+    """A client acting as an admin, who may use every route."""
+    return client_as(Role.admin)

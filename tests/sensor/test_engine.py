@@ -15,6 +15,7 @@ from scapy.all import (
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrHopByHop,
     IPv6ExtHdrRouting,
+    fragment,
 )
 from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer
 
@@ -69,6 +70,17 @@ def test_gtpu_user_plane_is_metered_as_inner_flows_with_teid_and_qfi() -> None:
     assert flow["source"]["ip"] == "45.45.0.2" and flow["destination"]["packets"] == 1
     assert flow["gtp"] == {"teid": 0x1234, "reverse_teid": 0x5678, "qfi": 9,
                            "outer_source_ip": "10.1.0.1", "outer_destination_ip": "10.2.0.1"}
+
+
+def test_a_gtpu_inner_packet_cut_into_ip_fragments_is_reassembled_into_its_inner_flow() -> None:
+    inner = IP(src="45.45.0.2", dst="8.8.8.8", id=7) / UDP(sport=5000, dport=53) / (b"q" * 1400)
+    pieces = fragment(inner, fragsize=600)
+    outer = Ether() / IP(src="10.1.0.1", dst="10.2.0.1") / UDP(sport=2152, dport=2152)
+    (flow,) = flows(run(*[outer / GTP_U_Header(teid=0x42) / piece for piece in pieces]))
+    assert len(pieces) == 3
+    assert (flow["source"]["ip"], flow["destination"]["port"]) == ("45.45.0.2", 53)
+    assert flow["source"]["packets"] == 1 and flow["gtp"]["teid"] == 0x42
+    assert flow["gtp"]["outer_source_ip"] == "10.1.0.1"
 
 
 def modbus_conversation() -> list:

@@ -9,9 +9,14 @@ explain each one it tolerates.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import shutil
 import subprocess
+import threading
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,9 +55,42 @@ class TsharkPdu:
         return default if value is None else int(value, 0)
 
 
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "liaowang" / "tshark"
+
+
 def tshark(path: Path, *args: str) -> str:
-    return subprocess.run(["tshark", "-n", "-r", str(path), *args], capture_output=True,
-                          text=True, check=True).stdout
+    """tshark's output for a capture, kept in the user's cache: tshark is deterministic, so the
+    same version, capture bytes and arguments give the same output on the next run."""
+    command = ["tshark", "-n", "-r", str(path), *args]
+    entry = CACHE / _cache_key(path, args)
+    try:
+        return zlib.decompress(entry.read_bytes()).decode()
+    except (OSError, zlib.error):
+        pass
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    partial = entry.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+    partial.write_bytes(zlib.compress(out.encode(), 1))
+    partial.replace(entry)
+    return out
+
+
+@functools.cache
+def _tshark_version() -> str:
+    return subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout[:200]
+
+
+def _cache_key(path: Path, args: tuple[str, ...]) -> str:
+    digest = hashlib.sha256(_tshark_version().encode())
+    digest.update(_file_digest(path))
+    digest.update("\0".join(args).encode())
+    return digest.hexdigest() + ".z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_digest(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").digest()
 
 
 def tshark_pdus(path: Path, layer: str, *options: str, display_filter: str | None = None,

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from console.api.deps import IntervalDep, QueryDep, StoreDep, TimeRangeDep
-from console.api.schemas import BucketPublic, BucketsPublic, ErrorPublic, EventPublic, EventsPublic
+from console.api.deps import IntervalDep, QueryDep, StoreDep, TimeRangeDep, require_analyst
+from console.api.schemas import (
+    AUTH_RESPONSES,
+    BucketPublic,
+    BucketsPublic,
+    ErrorPublic,
+    EventPublic,
+    EventsPublic,
+)
 from pipelines.store.base import Bucket
 
+# Hunting through raw events is an analyst's work; viewers see the overview and the alerts.
 router = APIRouter(
     prefix="/api/events",
     tags=["events"],
-    responses={400: {"model": ErrorPublic, "description": "the query does not parse"},
+    dependencies=[Depends(require_analyst)],
+    responses={**AUTH_RESPONSES,
+               400: {"model": ErrorPublic, "description": "the query does not parse"},
                503: {"model": ErrorPublic, "description": "the store cannot answer"}},
 )
 

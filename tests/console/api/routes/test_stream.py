@@ -1,0 +1,51 @@
+"""``/api/stream/alerts``: alerts written to the store after the stream opened arrive as SSE."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from console.auth.accounts import Accounts
+from console.auth.roles import Role
+from pipelines.store.base import Event, Store
+from tests.console.api.conftest import make_alert
+
+
+def write_later(store: Store, alerts: list[Event], delay_s: float = 0.3) -> threading.Thread:
+    thread = threading.Timer(delay_s, store.write, args=(alerts,))
+    thread.start()
+    return thread
+
+
+def test_new_alerts_arrive_once_each(client_as: Callable[[Role], TestClient], store: Store,
+                                     alerts: dict[str, Event],
+                                     events: dict[str, Event]) -> None:
+    fresh = [make_alert(f"fresh-{n}", timedelta(seconds=n), 4, [events["write_request"]])
+             for n in (2, 1)]
+    received: list[Event] = []
+    writer = write_later(store, [*fresh, events["flow"]])
+    with client_as(Role.viewer).stream("GET", "/api/stream/alerts") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                received.append(json.loads(line.removeprefix("data: ")))
+            if len(received) == 2:
+                break
+    writer.join()
+    # Oldest first; the alerts stored before the stream opened are not sent again.
+    assert received == fresh
+
+
+def test_stream_ends_when_the_token_is_revoked(client_as: Callable[[Role], TestClient],
+                                               accounts: Accounts) -> None:
+    viewer = next(t for t in accounts.tokens.list() if t.name == "viewer-automation")
+    threading.Timer(0.3, accounts.tokens.delete, args=(viewer.id,)).start()
+    started = time.monotonic()
+    with client_as(Role.viewer).stream("GET", "/api/stream/alerts") as response:
+        assert list(response.iter_lines()) == []
+    assert time.monotonic() - started < 5

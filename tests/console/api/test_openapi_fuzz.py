@@ -1,0 +1,47 @@
+"""Schemathesis against the console's own OpenAPI document: generated requests to every
+operation, as an admin, must never make the server fail, and answers must match the document
+(status codes, content types, response schemas). Requests the document allows but the server
+refuses with a reason (a cursor that is not one, a triage that changes nothing) are fine.
+
+The operations are driven with Hypothesis directly (schemathesis' pytest plugin does not load
+under this pytest); each gets a bounded number of examples so the whole run stays short.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
+
+from console.auth.roles import Role
+
+# The live alert stream never ends by design; its own tests cover it.
+STREAMS = "/api/stream/alerts"
+EXAMPLES_PER_OPERATION = 20
+
+
+def operations(app: FastAPI) -> list[schemathesis.APIOperation]:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    found = [result.ok() for result in schema.get_all_operations()]
+    return [operation for operation in found if operation.path != STREAMS]
+
+
+def test_every_operation_is_fuzzed(app: FastAPI) -> None:
+    labels = {operation.label for operation in operations(app)}
+    assert "PATCH /api/alerts/{alert_id}" in labels and len(labels) == 20
+
+
+@pytest.mark.parametrize("index", range(20))
+def test_no_server_errors(index: int, app: FastAPI, tokens: dict[Role, str]) -> None:
+    operation = operations(app)[index]
+    headers = {"Authorization": f"Bearer {tokens[Role.admin]}"}
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def exchange(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+
+    exchange()
