@@ -103,6 +103,8 @@ def _add_sensor(commands: argparse._SubParsersAction) -> None:
     sensor.add_argument("--jsonl", metavar="PATH", help="write JSON lines to PATH ('-': stdout)")
     sensor.add_argument("--metrics-port", type=int, metavar="N",
                         help="serve Prometheus metrics on port N (0: off; default from config)")
+    sensor.add_argument("--model", metavar="MODEL",
+                        help="score with this anomaly model (from liaowang train)")
     _config_arg(sensor)
     sensor.set_defaults(run=run_sensor)
 

@@ -1,13 +1,17 @@
-"""``liaowang up``: the console comes up on the embedded store and shows live demo events."""
+"""``liaowang up``: the console comes up on the embedded store, prints how to log in on first
+run, and shows live demo events to the admin who logs in."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -20,14 +24,38 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_events(base: str, query: str, deadline: float) -> dict:
+def read_lines(stream: IO[str], lines: list[str]) -> None:
+    for line in iter(stream.readline, ""):
+        lines.append(line)
+
+
+def first_password(lines: list[str], deadline: float) -> str:
+    while time.monotonic() < deadline:
+        for line in list(lines):
+            if match := re.search(r"as admin with password (\S+)", line):
+                return match.group(1)
+        time.sleep(0.2)
+    raise AssertionError(f"no first-run login printed: {''.join(lines)}")
+
+
+def log_in(base: str, password: str, deadline: float) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=5)
     while time.monotonic() < deadline:
         try:
-            page = httpx.get(f"{base}/api/events", params={"q": query}, timeout=5).json()
-            if page["count"]:
-                return page
+            answer = client.post("/api/auth/login",
+                                 json={"username": "admin", "password": password})
+            assert answer.status_code == 200, answer.text
+            return client
         except httpx.TransportError:
-            pass
+            time.sleep(0.5)
+    raise AssertionError("the console did not answer in time")
+
+
+def wait_for_events(client: httpx.Client, query: str, deadline: float) -> dict:
+    while time.monotonic() < deadline:
+        page = client.get("/api/events", params={"q": query}).json()
+        if page["count"]:
+            return page
         time.sleep(0.5)
     raise AssertionError(f"no events matching {query!r} in time")
 
@@ -39,9 +67,14 @@ def test_up_serves_the_console_with_demo_events_within_60_seconds(tmp_path) -> N
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                cwd=tmp_path)   # its spool and pseudonym key stay there
     base = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    reader = threading.Thread(target=read_lines, args=(process.stderr, lines), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 60
-        page = wait_for_events(base, "event.dataset:modbus", deadline)
+        client = log_in(base, first_password(lines, deadline), deadline)
+        assert httpx.get(f"{base}/api/events", timeout=5).status_code == 401
+        page = wait_for_events(client, "event.dataset:modbus", deadline)
         event = page["data"][0]
         assert event["observer"]["name"]
         assert event["pcap"]["file"] == "demo.pcap"
@@ -49,8 +82,12 @@ def test_up_serves_the_console_with_demo_events_within_60_seconds(tmp_path) -> N
                                                         "%Y-%m-%dT%H:%M:%S")) + time.timezone
         assert abs(age_s) < 120, "demo events are re-timed to the present"
         assert "Liaowang" in httpx.get(base + "/", timeout=5).text
+        alert = wait_for_events(client, "event.kind:alert", deadline)["data"][0]
+        assert alert["rule"]["id"] and alert["pcap"]["file"] == "demo.pcap"
     finally:
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        reader.join(timeout=5)
+    stderr = "".join(lines)
     assert process.returncode == 0, stderr
     assert f"http://127.0.0.1:{port}/" in stderr
