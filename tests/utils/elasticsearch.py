@@ -1,10 +1,11 @@
 """A real Elasticsearch node for tests: the ``integ-test-zip`` distribution from Maven Central.
 
 :func:`distribution` fetches the zip with the machine's ``mvn`` (kept in the local Maven
-repository) and unpacks it under ``.cache/elasticsearch``; :class:`Node` starts one node on
-127.0.0.1 on free ports with the newest JDK in ``/usr/lib/jvm`` (Elasticsearch 9 needs Java 21+),
-as an unprivileged user when the tests run as root (Elasticsearch refuses root), waits until it
-answers, and stops it. Failures raise :class:`NodeError` with the reason and the log's tail.
+repository) and unpacks it under ``.cache/elasticsearch`` (the temporary folder when root);
+:class:`Node` starts one node on 127.0.0.1 on free ports with the newest JDK in ``/usr/lib/jvm``
+(Elasticsearch 9 needs Java 21+), as an unprivileged user when the tests run as root
+(Elasticsearch refuses root), waits until it answers, and stops it. Failures raise
+:class:`NodeError` with the reason and the log's tail.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from pathlib import Path
 VERSION = os.environ.get("LIAOWANG_ES_VERSION", "9.2.4")
 ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{VERSION}:zip"
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / ".cache" / "elasticsearch"
+# Run as root, the node runs as an unprivileged user, which must reach the distribution: the
+# checkout's folders may not let it, the temporary folder does.
+CACHE = ROOT / ".cache" / "elasticsearch" if os.geteuid() != 0 else \
+    Path(tempfile.gettempdir()) / "liaowang-elasticsearch"
 UNPRIVILEGED = 65534   # nobody
 MIN_JAVA = 21
 
