@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from sensor.analyzers.base import AnalyzerSpec, Malformed, NeedMore, Parsed, ParseResult, code_name
+from sensor.codecs.reader import Reader, Truncated
 
 BVLC_TYPE = 0x81
 BVLC_HEADER = 4
@@ -159,38 +160,6 @@ class Anomaly(StrEnum):
     BAD_BVLC_LENGTH = "bacnet_bad_bvlc_length"
     LENGTH_MISMATCH = "bacnet_bvlc_length_mismatch"   # flags on messages that did parse
     TRUNCATED = "bacnet_truncated"
-
-
-class Truncated(ValueError):
-    """A field runs past the message; the decoders catch it at their boundary."""
-
-
-class Reader:
-    """Big-endian fields from a byte string, refusing to read past its end."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    @property
-    def left(self) -> int:
-        return len(self.data) - self.pos
-
-    def take(self, size: int) -> bytes:
-        if size > self.left:
-            raise Truncated(size)
-        self.pos += size
-        return self.data[self.pos - size:self.pos]
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "big")
-
-    def peek(self) -> int | None:
-        return self.data[self.pos] if self.left else None
 
 
 @dataclass(slots=True)

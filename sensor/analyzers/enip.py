@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from sensor.analyzers.base import AnalyzerSpec, Malformed, NeedMore, Parsed, ParseResult, code_name
+from sensor.codecs.reader import Reader, Truncated
 
 HEADER = struct.Struct("<HHII8sI")
 MAX_DATA = 65_535 - HEADER.size
@@ -107,7 +108,7 @@ def parse_udp(buf: bytes, to_server: bool) -> ParseResult:
 def parse_io(buf: bytes, to_server: bool) -> ParseResult:
     pdu = EnipPdu(command=None, to_server=to_server)
     try:
-        for kind, body in _cpf_items(WireReader(buf)):
+        for kind, body in _cpf_items(Reader(buf, "little")):
             _read_io_item(pdu, kind, body)
     except Truncated:
         return Malformed(Anomaly.BAD_IO_ITEMS)
@@ -128,7 +129,7 @@ def decode_pdu(buf: bytes, to_server: bool) -> EnipPdu:
     """The encapsulation header and what its command carries (``buf`` holds the whole PDU)."""
     command, length, session, status, context, _ = HEADER.unpack_from(buf)
     pdu = EnipPdu(command, length, session, status, context, to_server)
-    data = WireReader(buf[HEADER.size:HEADER.size + length])
+    data = Reader(buf[HEADER.size:HEADER.size + length], "little")
     try:
         _decode_command_data(pdu, data)
     except Truncated:
@@ -136,7 +137,7 @@ def decode_pdu(buf: bytes, to_server: bool) -> EnipPdu:
     return pdu
 
 
-def _decode_command_data(pdu: EnipPdu, data: WireReader) -> None:
+def _decode_command_data(pdu: EnipPdu, data: Reader) -> None:
     if pdu.command == REGISTER_SESSION and data.left >= 2:
         pdu.protocol_version = data.u16()
     elif pdu.command in (SEND_RR_DATA, SEND_UNIT_DATA) and data.left:
@@ -146,7 +147,7 @@ def _decode_command_data(pdu: EnipPdu, data: WireReader) -> None:
         _decode_items(pdu, _cpf_items(data))
 
 
-def _cpf_items(data: WireReader) -> list[tuple[int, bytes]]:
+def _cpf_items(data: Reader) -> list[tuple[int, bytes]]:
     count = data.u16()
     items = []
     for _ in range(min(count, MAX_ITEMS)):
@@ -242,41 +243,6 @@ MAX_DEPTH = 2
 CIP_TRUNCATED = "cip_truncated"
 
 
-class Truncated(ValueError):
-    """A field runs past its container; the decoders catch it at their boundary."""
-
-
-class WireReader:
-    """Little-endian fields from a byte string, refusing to read past its end."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    @property
-    def left(self) -> int:
-        return len(self.data) - self.pos
-
-    def take(self, size: int) -> bytes:
-        if size > self.left:
-            raise Truncated(size)
-        self.pos += size
-        return self.data[self.pos - size:self.pos]
-
-    def skip(self, size: int) -> None:
-        self.take(size)
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "little")
-
-    def u32(self) -> int:
-        return int.from_bytes(self.take(4), "little")
-
-
 @dataclass(slots=True)
 class CipPath:
     ids: dict[str, int] = field(default_factory=dict)      # first class, instance, ... met
@@ -311,7 +277,7 @@ class CipMessage:
 
 def decode_path(raw: bytes) -> CipPath:
     """An EPATH: logical, symbolic, port, data and network segments."""
-    path, reader = CipPath(), WireReader(raw)
+    path, reader = CipPath(), Reader(raw, "little")
     try:
         while reader.left:
             _read_segment(path, reader)
@@ -320,7 +286,7 @@ def decode_path(raw: bytes) -> CipPath:
     return path
 
 
-def _read_segment(path: CipPath, reader: WireReader) -> None:
+def _read_segment(path: CipPath, reader: Reader) -> None:
     kind = reader.u8()
     if kind & 0xE0 == 0x20:
         _read_logical(path, reader, kind)
@@ -338,7 +304,7 @@ def _read_segment(path: CipPath, reader: WireReader) -> None:
         raise Truncated(kind)              # a reserved segment type: the rest cannot be read
 
 
-def _read_logical(path: CipPath, reader: WireReader, kind: int) -> None:
+def _read_logical(path: CipPath, reader: Reader, kind: int) -> None:
     logical_type, value_format = (kind >> 2) & 7, kind & 3
     if logical_type == 5:                  # electronic key: format byte and 8 bytes of key
         reader.skip(9)
@@ -357,7 +323,7 @@ def _read_logical(path: CipPath, reader: WireReader, kind: int) -> None:
         path.symbol += f"[{value}]"
 
 
-def _read_symbol(path: CipPath, reader: WireReader) -> None:
+def _read_symbol(path: CipPath, reader: Reader) -> None:
     size = reader.u8()
     name = reader.take(size).decode("latin-1")
     reader.skip(min(size & 1, reader.left))
@@ -365,7 +331,7 @@ def _read_symbol(path: CipPath, reader: WireReader) -> None:
     path.parts.append(f"symbol={name}")
 
 
-def _read_port(path: CipPath, reader: WireReader, kind: int) -> None:
+def _read_port(path: CipPath, reader: Reader, kind: int) -> None:
     extended_link = kind & 0x10
     link_size = reader.u8() if extended_link else 1
     port = reader.u16() if kind & 0x0F == 0x0F else kind & 0x0F
@@ -384,7 +350,7 @@ def decode_cip(body: bytes, depth: int = 0) -> CipMessage:
     if not body:
         return CipMessage(0, False, anomaly=CIP_TRUNCATED)
     message = CipMessage(body[0] & 0x7F, bool(body[0] & 0x80))
-    reader = WireReader(body)
+    reader = Reader(body, "little")
     reader.skip(1)
     try:
         if message.is_response:
@@ -396,7 +362,7 @@ def decode_cip(body: bytes, depth: int = 0) -> CipMessage:
     return message
 
 
-def _read_request(message: CipMessage, reader: WireReader, depth: int) -> None:
+def _read_request(message: CipMessage, reader: Reader, depth: int) -> None:
     message.path = decode_path(reader.take(2 * reader.u8()))
     message.data = reader.take(reader.left)
     if depth >= MAX_DEPTH:
@@ -404,10 +370,10 @@ def _read_request(message: CipMessage, reader: WireReader, depth: int) -> None:
     if message.service == MULTIPLE_SERVICE and message.class_id == MESSAGE_ROUTER:
         message.members = _members(message.data, depth)
     elif message.service == UNCONNECTED_SEND and message.class_id == CONNECTION_MANAGER:
-        _unwrap_unconnected_send(message, WireReader(message.data), depth)
+        _unwrap_unconnected_send(message, Reader(message.data, "little"), depth)
 
 
-def _read_response(message: CipMessage, reader: WireReader, depth: int) -> None:
+def _read_response(message: CipMessage, reader: Reader, depth: int) -> None:
     reader.skip(1)                                          # reserved
     message.general_status = reader.u8()
     message.extended_status = [reader.u16() for _ in range(reader.u8())]
@@ -417,7 +383,7 @@ def _read_response(message: CipMessage, reader: WireReader, depth: int) -> None:
 
 
 def _members(data: bytes, depth: int) -> list[CipMessage]:
-    reader = WireReader(data)
+    reader = Reader(data, "little")
     count = reader.u16()
     offsets = [reader.u16() for _ in range(min(count, MAX_MEMBERS))]
     ends = [*offsets[1:], len(data)]
@@ -425,7 +391,7 @@ def _members(data: bytes, depth: int) -> list[CipMessage]:
             for start, end in zip(offsets, ends, strict=True)]
 
 
-def _unwrap_unconnected_send(message: CipMessage, reader: WireReader, depth: int) -> None:
+def _unwrap_unconnected_send(message: CipMessage, reader: Reader, depth: int) -> None:
     reader.skip(2)                                          # priority/tick time, timeout ticks
     size = reader.u16()
     message.embedded = decode_cip(reader.take(size), depth + 1)
@@ -448,7 +414,7 @@ def service_name(service: int, class_id: int | None) -> str:
 
 def identity_fields(body: bytes) -> dict[str, Any] | None:
     """The CIP identity of a ListIdentity response item."""
-    reader = WireReader(body)
+    reader = Reader(body, "little")
     try:
         version = reader.u16()
         _, port = struct.unpack(">HH", reader.take(4))
@@ -560,7 +526,7 @@ def connection_fields(message: CipMessage, class_id: int | None) -> dict[str, An
     shown = message.embedded or message
     if class_id != CONNECTION_MANAGER and shown.service not in FORWARD_OPENS:
         return None
-    reader = WireReader(shown.data)
+    reader = Reader(shown.data, "little")
     try:
         if shown.service in FORWARD_OPENS:
             return _forward_open(shown, reader)
@@ -571,7 +537,7 @@ def connection_fields(message: CipMessage, class_id: int | None) -> dict[str, An
     return None
 
 
-def _forward_open(message: CipMessage, reader: WireReader) -> dict[str, Any]:
+def _forward_open(message: CipMessage, reader: Reader) -> dict[str, Any]:
     if not message.is_response:
         reader.skip(2)                                      # priority/tick time, timeout ticks
     elif message.general_status:
@@ -590,7 +556,7 @@ def _forward_open(message: CipMessage, reader: WireReader) -> dict[str, Any]:
     return fields
 
 
-def _forward_close(message: CipMessage, reader: WireReader) -> dict[str, Any]:
+def _forward_close(message: CipMessage, reader: Reader) -> dict[str, Any]:
     if not message.is_response:
         reader.skip(2)
     fields = _connection_triad(reader)
@@ -601,7 +567,7 @@ def _forward_close(message: CipMessage, reader: WireReader) -> dict[str, Any]:
     return fields
 
 
-def _connection_triad(reader: WireReader) -> dict[str, Any]:
+def _connection_triad(reader: Reader) -> dict[str, Any]:
     """Connection serial number, originator vendor id and originator serial number."""
     return {"serial": reader.u16(), "vendor_id": reader.u16(),
             "originator_serial": reader.u32()}

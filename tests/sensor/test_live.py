@@ -111,7 +111,8 @@ def tap() -> Iterator[Tap]:
     tap = Tap(f"{NETNS_PREFIX}{os.getpid()}-{secrets.token_hex(3)}")
     added = ip("netns", "add", tap.netns, check=False)
     if added.returncode != 0:
-        pytest.skip(f"ip netns unavailable: {added.stderr.strip()}")
+        pytest.fail(f"live tests need network namespaces (root, CAP_NET_ADMIN): "
+                    f"{added.stderr.strip()}", pytrace=False)
     try:
         ip("netns", "exec", tap.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
            "net.ipv6.conf.default.disable_ipv6=1")  # no router solicitations on the wire

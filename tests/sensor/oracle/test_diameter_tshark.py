@@ -11,7 +11,6 @@ tolerated only when tshark itself finds it in that frame once sequence analysis 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +28,12 @@ from tests.utils.oracle import (
     needs_tshark,
     tshark_pdus,
 )
-from tests.utils.pcaps import PCAPS, captures_with, manifest, run_sensor
+from tests.utils.pcaps import captures_with, run_sensor
 
 pytestmark = needs_tshark
 
 
-def _captures(protocol: str) -> list[Path]:
-    """``captures_with``, also reading ``protocols_found`` lists joined by ``;``."""
-    listed = [PCAPS / row["path"] for row in manifest()
-              if protocol in {p.split(":")[0] for p in re.split(r"[;\s]+",
-                                                                row["protocols_found"])}]
-    return sorted(set(listed) | set(captures_with(protocol)))
-
-
-CAPTURES = _captures("diameter")
+CAPTURES = captures_with("diameter")
 TOLERATED: dict[tuple[str, int], str] = {}
 RETRANSMISSION = ("tshark's sequence analysis takes this segment for a (spurious) "
                   "retransmission (the capture starts mid-connection) and does not dissect it; "

@@ -9,7 +9,6 @@ synthetic capture of every signalling message (made below, byte by byte) is comp
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from scapy.utils import wrpcap
 
 from liaowang.schema import validate
 from tests.utils.oracle import Agreement, Key, TsharkPdu, in_parallel, needs_tshark, tshark_pdus
-from tests.utils.pcaps import PCAPS, captures_with, manifest, run_sensor
+from tests.utils.pcaps import captures_with, run_sensor
 
 pytestmark = needs_tshark
 
@@ -45,18 +44,7 @@ SYNTHETIC = [
 ]
 
 
-def _carrying(protocol: str) -> list[Path]:
-    """``captures_with`` plus the captures whose manifest row joins protocols with ``;``
-    (``captures_with`` splits that column on white space only, and misses them)."""
-    found = captures_with(protocol)
-    for row in manifest():
-        names = {p.split(":")[0] for p in re.split(r"[;\s]+", row["protocols_found"]) if p}
-        if protocol in names and PCAPS / row["path"] not in found:
-            found.append(PCAPS / row["path"])
-    return found
-
-
-CAPTURES = _carrying("gtpv1-u")
+CAPTURES = captures_with("gtpv1-u")
 
 TOLERATED: dict[tuple[str, int], str] = {}
 

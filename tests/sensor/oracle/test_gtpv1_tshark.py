@@ -8,7 +8,6 @@ GTPv1-C: the comparison takes version 1 signalling off the GTP-U port, and count
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 
 from liaowang.schema import validate
 from tests.utils.oracle import Agreement, Key, TsharkPdu, in_parallel, needs_tshark, tshark_pdus
-from tests.utils.pcaps import PCAPS, captures_with, manifest, run_sensor
+from tests.utils.pcaps import captures_with, run_sensor
 
 pytestmark = needs_tshark
 
@@ -25,18 +24,7 @@ GTPV1_C = ("gtp.flags.version == 1 and gtp.flags.payload == 1 and gtp.message !=
 GTPV0 = "gtp.flags.version == 0"
 
 
-def _carrying(protocol: str) -> list[Path]:
-    """``captures_with`` plus the captures whose manifest row joins protocols with ``;``
-    (``captures_with`` splits that column on white space only, and misses them)."""
-    found = captures_with(protocol)
-    for row in manifest():
-        names = {p.split(":")[0] for p in re.split(r"[;\s]+", row["protocols_found"]) if p}
-        if protocol in names and PCAPS / row["path"] not in found:
-            found.append(PCAPS / row["path"])
-    return found
-
-
-CAPTURES = _carrying("gtpv1-c")
+CAPTURES = captures_with("gtpv1-c")
 
 TOLERATED: dict[tuple[str, int], str] = {}
 

@@ -10,7 +10,6 @@ the NGAP analyzer does not read (the SBI analyzer's business).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 from liaowang.schema import validate
 from sensor.analyzers import ngap
 from tests.utils.oracle import Agreement, Key, in_parallel, needs_tshark, tshark
-from tests.utils.pcaps import PCAPS, captures_with, manifest, run_sensor
+from tests.utils.pcaps import captures_with, run_sensor
 
 pytestmark = needs_tshark
 ON_SCTP = "ngap && sctp"
@@ -28,18 +27,7 @@ NAS_PDU_FIELDS = ("ngap.NAS_PDU", "ngap.nAS_PDU", "ngap.pDUSessionNAS_PDU")
 PDU_TYPES = {name: index for index, name in enumerate(ngap.PDU_TYPES)}
 
 
-def _carrying(protocol: str) -> list[Path]:
-    """``captures_with`` plus the captures whose manifest row lists several protocols joined by
-    ``;`` (``captures_with`` splits that column on white space only, and misses them)."""
-    found = captures_with(protocol)
-    for row in manifest():
-        names = {p.split(":")[0] for p in re.split(r"[;\s]+", row["protocols_found"]) if p}
-        if protocol in names and PCAPS / row["path"] not in found:
-            found.append(PCAPS / row["path"])
-    return found
-
-
-CAPTURES = _carrying("ngap")
+CAPTURES = captures_with("ngap")
 
 TOLERATED: dict[tuple[str, int], str] = {}
 

@@ -14,7 +14,6 @@ field names; a Node ID is read only where tshark saw a Node ID type.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,23 +23,12 @@ import pytest
 from liaowang.schema import validate
 from sensor.analyzers.pfcp import APPLY_ACTION_FLAGS
 from tests.utils.oracle import Agreement, Key, TsharkPdu, in_parallel, needs_tshark, tshark_pdus
-from tests.utils.pcaps import PCAPS, captures_with, manifest, run_sensor
+from tests.utils.pcaps import captures_with, run_sensor
 
 pytestmark = needs_tshark
 
 
-def _carrying(protocol: str) -> list[Path]:
-    """``captures_with`` plus the captures whose manifest row lists several protocols joined by
-    ``;`` (``captures_with`` splits that column on white space only, and misses them)."""
-    found = captures_with(protocol)
-    for row in manifest():
-        names = {p.split(":")[0] for p in re.split(r"[;\s]+", row["protocols_found"]) if p}
-        if protocol in names and PCAPS / row["path"] not in found:
-            found.append(PCAPS / row["path"])
-    return found
-
-
-CAPTURES = _carrying("pfcp")
+CAPTURES = captures_with("pfcp")
 PDR_GROUPS = ("create_pdr", "update_pdr", "remove_pdr", "created_pdr", "downlink_data_report")
 FAR_GROUPS = ("create_far", "update_far", "remove_far", "create_pdr", "update_pdr")
 F_TEID_GROUPS = ("pdi", "created_pdr", "error_indication_report")

@@ -15,7 +15,6 @@ decodes when it dissects every segment as it comes.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,17 +34,9 @@ from tests.utils.oracle import (
     needs_tshark,
     tshark_pdus,
 )
-from tests.utils.pcaps import PCAPS, manifest, run_sensor
+from tests.utils.pcaps import captures_with, run_sensor
 
 pytestmark = needs_tshark
-
-
-def captures_with(protocol: str) -> list[Path]:
-    """Like ``tests.utils.pcaps.captures_with``, but the manifest separates the protocols of a
-    capture with ';', which that helper does not split on (it misses a protocol listed second)."""
-    return [PCAPS / row["path"] for row in manifest()
-            if protocol in (p.split(":")[0] for p in re.split(r"[;\s]+",
-                                                              row["protocols_found"]))]
 
 
 S7COMM_CAPTURES = captures_with("s7comm")
