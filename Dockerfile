@@ -11,7 +11,8 @@ COPY detection ./detection
 COPY pipelines ./pipelines
 COPY console ./console
 COPY signatures ./signatures
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    && pip install --no-cache-dir --no-deps pysigma-backend-elasticsearch==2.1.1
 RUN useradd --system --home /var/lib/liaowang liaowang \
     && mkdir -p /var/lib/liaowang && chown liaowang /var/lib/liaowang
 WORKDIR /var/lib/liaowang

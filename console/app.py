@@ -25,8 +25,28 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from console.api.routes import alerts, audit, auth, events, health, overview, stream, tokens, users
+from console.api.routes import (
+    actions,
+    alerts,
+    assets,
+    audit,
+    auth,
+    events,
+    health,
+    incidents,
+    ingest,
+    overview,
+    packets,
+    rules,
+    saved_queries,
+    sensors,
+    stream,
+    tokens,
+    users,
+    webhooks,
+)
 from console.auth.accounts import Accounts
+from console.housekeeping import housekeeping
 from liaowang import __version__
 from liaowang.config import Settings
 from pipelines.store.base import QueryError, Store, StoreError
@@ -42,7 +62,10 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-ROUTERS = (health, auth, overview, alerts, events, stream, users, tokens, audit)
+ROUTERS = (health, auth, overview, alerts, events, stream, users, tokens, audit, ingest,
+           sensors, rules,
+           actions, packets, webhooks, incidents, assets,
+           saved_queries)
 
 
 def create_app(store: Store, settings: Settings | None = None,
@@ -70,7 +93,8 @@ def _closing(accounts: Accounts | None) -> Callable[[FastAPI], AbstractAsyncCont
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        with housekeeping(app):
+            yield
         if accounts is not None:
             accounts.close()
 

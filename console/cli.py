@@ -12,11 +12,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
+from typing import TYPE_CHECKING
 
-from console import cli_accounts, cli_rules, cli_train
+from console import cli_accounts, cli_reload, cli_rules, cli_store, cli_train
 from detection.base import Detector, detect
 from liaowang import __version__
 from liaowang.config import ConfigError, Settings, load_config
+from pipelines.assets import AssetSink
 from pipelines.enrich import EnrichedSinks, enrichments
 from pipelines.replay import Progress
 from pipelines.sinks.base import Sink
@@ -28,6 +30,9 @@ from pipelines.spool import SpoolError
 from pipelines.store import open_store
 from pipelines.store.base import Store, StoreError
 from sensor.capture import CaptureError
+
+if TYPE_CHECKING:
+    from pipelines.packets.buffer import PacketBuffer
 
 
 class Refused(Exception):
@@ -57,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sensor(commands)
     _add_console(commands)
     cli_train.add_parser(commands)
+    cli_store.add_parser(commands)
     cli_rules.add_parser(commands)
     cli_accounts.add_parser(commands)
     return parser
@@ -138,6 +144,7 @@ def run_replay(args: argparse.Namespace) -> int:
     captures = open_captures(args.pcaps)
     sinks = _sinks(args, settings)
     detectors = _detectors(args, settings)
+    cli_reload.reload_on_sighup()
     with _progress_bar(sum(c.size for c in captures)) as progress:
         summary = replay(captures, sinks, settings.sensor, progress, detectors)
     flush_started = time.monotonic()
@@ -172,7 +179,9 @@ def run_sensor(args: argparse.Namespace) -> int:
     except LiveSetupError as exc:
         raise Refused(str(exc)) from exc
     sinks = _sinks(args, settings)
+    cli_store.report_live_counters(sinks, live)
     live.detectors = _detectors(args, settings)
+    cli_reload.reload_on_sighup()
     print(f"liaowang sensor: capturing on {', '.join(args.iface)}", file=sys.stderr, flush=True)
     code = 0
     try:
@@ -193,24 +202,15 @@ def run_sensor(args: argparse.Namespace) -> int:
 
 def _detectors(args: argparse.Namespace, settings: Settings) -> list[Detector]:
     """The detectors a run uses, in order: signatures, then anomaly models."""
-    detectors: list[Detector] = [_signatures(args, settings)]
-    if getattr(args, "model", None):
-        detectors.append(cli_train.anomaly_detector(args.model))
-    return detectors
+    model = getattr(args, "model", None)
+    anomaly = [cli_train.anomaly_detector(model)] if model else []   # a refusal comes first
+    return [_signatures(args, settings), *anomaly]
 
 
 def _signatures(args: argparse.Namespace, settings: Settings) -> Detector:
     """The Sigma rules of ``--rules``, the configuration or the shipped pack; broken rules are
-    reported and skipped."""
-    from detection.sigma import SigmaDetector
-
-    detection = settings.detection
-    configured = [detection.rules_path] if detection.rules_path else None
-    paths = getattr(args, "rules", None) or configured
-    detector = SigmaDetector.load(paths, detection.rules)
-    for problem in detector.problems:
-        print(f"liaowang: rule skipped: {problem}", file=sys.stderr)
-    return detector
+    reported and skipped; SIGHUP and the console's rule switches reload them."""
+    return cli_reload.signature_detector(args, settings)
 
 
 def _open_store(settings: Settings) -> Store:
@@ -222,9 +222,21 @@ def _sinks(args: argparse.Namespace, settings: Settings) -> list[Sink]:
     """``--jsonl`` and/or the store (through the disk spool), behind the configured
     enrichments."""
     sinks: list[Sink] = [JsonlSink.open(args.jsonl)] if args.jsonl else []
-    if args.store or not args.jsonl:
-        sinks.append(_spooled(_open_store(settings), settings))
-    return [EnrichedSinks(enrichments(settings), sinks + _webhooks(settings))]
+    if settings.sensor.sink is not None and not args.store:
+        sinks.append(cli_store.console_sink(settings))   # a remote console's ingest API
+    elif args.store or not args.jsonl:
+        store = _open_store(settings)
+        sinks += [AssetSink(store), _spooled(store, settings)]   # before: the spool closes it
+    return [EnrichedSinks(enrichments(settings),
+                          sinks + _webhooks(settings) + _policies(settings))]
+
+
+def _policies(settings: Settings) -> list[Sink]:
+    """The sink performing the configured response policies (none without any)."""
+    from pipelines.response.policies import PolicySink
+
+    sink = PolicySink.from_settings(settings)
+    return [sink] if sink else []
 
 
 def _webhooks(settings: Settings) -> list[Sink]:
@@ -263,13 +275,14 @@ def run_console(args: argparse.Namespace) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _with_packet_buffer(_settings(args))
     url = f"http://{settings.console.host}:{settings.console.port}/"
     with closing(cli_accounts.open_accounts(args)) as accounts:
         first_login = cli_accounts.first_run_login(accounts, url)
     store = _open_store(settings)
     stop = threading.Event()
-    sensor = threading.Thread(target=_demo_sensor, args=(store, settings, stop),
+    cli_reload.reload_on_sighup()
+    sensor = threading.Thread(target=_demo_sensor, args=(store, settings, stop, args.config),
                               name="demo-sensor", daemon=True)
     sensor.start()
     print(f"Liaowang console: {url} "
@@ -284,21 +297,57 @@ def run_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_sensor(store: Store, settings: Settings, stop: threading.Event) -> None:
+DEMO_PACKET_BUFFER_MB = 64
+
+
+def _with_packet_buffer(settings: Settings) -> Settings:
+    """``up`` keeps the demo's recent packets (in a small buffer unless one is configured), so
+    that its alerts' packets can be downloaded from the console."""
+    if settings.sensor.packet_buffer is not None:
+        return settings
+    from liaowang.config import PacketBufferSettings
+
+    buffer = PacketBufferSettings(max_mb=DEMO_PACKET_BUFFER_MB)
+    sensor = settings.sensor.model_copy(update={"packet_buffer": buffer})
+    return settings.model_copy(update={"sensor": sensor})
+
+
+def _demo_sensor(store: Store, settings: Settings, stop: threading.Event,
+                 config: str | None = None) -> None:
     from sensor.demo import live_frames
     from sensor.engine import Sensor
 
     sensor = Sensor.from_settings(settings.sensor, pcap_file="demo.pcap")
-    detectors = _detectors(argparse.Namespace(), settings)
-    sink = EnrichedSinks(enrichments(settings), [_spooled(store, settings, owns_store=False),
-                                                 *_webhooks(settings)])
+    detectors = _detectors(argparse.Namespace(config=config), settings)
+    sink = EnrichedSinks(enrichments(settings), [AssetSink(store),
+                                                 _spooled(store, settings, owns_store=False),
+                                                 *_webhooks(settings), *_policies(settings)])
+    buffer = _packet_buffer(settings)
     for batch in live_frames(stop):
+        if buffer is not None:
+            buffer.write(batch)
         events = detect(detectors, sensor.process(batch))
         if events:
             sink.write(events)
             sink.flush()
     sink.write(detect(detectors, sensor.finish()))
     sink.close()
+    if buffer is not None:
+        buffer.close()
+
+
+def _packet_buffer(settings: Settings) -> PacketBuffer | None:
+    """The configured packet buffer; None (with a warning) when its folder cannot be used."""
+    from pipelines.packets.buffer import PacketBuffer
+
+    if settings.sensor.packet_buffer is None:
+        return None
+    try:
+        return PacketBuffer.from_settings(settings.sensor.packet_buffer)
+    except OSError as exc:
+        print(f"liaowang: no packet buffer: {settings.sensor.packet_buffer.path}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return None
 
 
 def _serve(store: Store, settings: Settings) -> None:

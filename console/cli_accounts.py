@@ -14,7 +14,7 @@ from pathlib import Path
 
 from console.auth.accounts import Accounts
 from console.auth.db import AccountsError
-from console.auth.roles import Role
+from console.auth.roles import PEOPLE, Role
 from console.auth.users import AccountConflict, check_password_rules
 
 ROLES = [role.value for role in Role]
@@ -36,7 +36,7 @@ def _add_users(commands: argparse._SubParsersAction) -> None:
     actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a user with a password")
     add.add_argument("name", metavar="NAME")
-    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--role", required=True, choices=[role.value for role in PEOPLE])
     add.add_argument("--password-file", metavar="F",
                      help="read the password from the first line of F (else it is prompted)")
     _common(add)

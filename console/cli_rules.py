@@ -1,4 +1,4 @@
-"""``liaowang rules``: lint rule files and run their examples.
+"""``liaowang rules``: lint rule files, run their examples, hunt with them over history.
 
 ``rules lint [PATH...]`` prints every problem as ``file:line: severity: reason`` and exits 1 when
 any is an error; ``rules test [PATH...]`` runs each rule's examples (``<rule>.tests.yml``) and
@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 
+from console import cli_hunt
 from detection.sigma.examples import run_examples
 from detection.sigma.lint import lint
 from detection.sigma.loader import SHIPPED_RULES, load_pack
+from liaowang.config import load_config
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -24,15 +27,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action.add_argument("paths", nargs="*", metavar="PATH",
                             help="rule files or folders (default: the shipped pack)")
         action.set_defaults(run=run)
+        if name == "lint":
+            action.add_argument("--config", metavar="FILE",
+                                help="check the rules against this configuration's lists")
+    cli_hunt.add_parser(actions)
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    report = lint(args.paths or [SHIPPED_RULES])
+    lists = load_config(args.config).detection.lists if args.config else None
+    report = lint(args.paths or [SHIPPED_RULES], lists)
     for problem in report.problems:
         print(problem)
-    warnings = len(report.problems) - len(report.errors)
-    print(f"{report.rules} rules, {len(report.errors)} errors, {warnings} warnings",
-          file=sys.stderr)
+    counts = Counter(problem.severity for problem in report.problems)
+    print(f"{report.rules} rules, {counts['error']} errors, {counts['warning']} warnings, "
+          f"{counts['note']} notes", file=sys.stderr)
     return 1 if report.errors else 0
 
 

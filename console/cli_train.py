@@ -82,7 +82,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _trained_line(model: AnomalyModel, out: str) -> str:
-    pairs = sum(len(protocols) for protocols in model.baseline.pairs.values())
+    pairs = len(model.baseline.pairs)
     return (f"trained: pairs={pairs} windows={len(model.training_windows)} "
             f"threshold={model.estimator.threshold_:.4f} span={model.baseline.start}.."
             f"{model.baseline.end} -> {out}\nbaseline not approved: review {out}, then run "

@@ -24,6 +24,8 @@ VIOLATIONS: dict[str, tuple[str, str, int, str | None]] = {
                       "T0855"),
     "write_outside_range": ("liaowang-baseline-write-outside-range",
                             "Write outside the learned address ranges", 4, "T0836"),
+    "value_outside_range": ("liaowang-baseline-value-outside-range",
+                            "Value written outside its learned range", 4, "T0836"),
 }
 ANOMALY_RULE = ("liaowang-anomaly-window", "Traffic of a pair unlike its learned behaviour")
 ANOMALY_SEVERITY = 2
@@ -35,6 +37,7 @@ def violation_alert(event: Event, violation: Violation) -> Event:
     alert = _skeleton(event["event"]["dataset"], ts, get_field(event, "observer.name"))
     alert["event"] |= {"id": event_id(rule_id, violation.reason, ts), "severity": severity,
                        "reason": violation.reason}
+    alert["event"] |= {k: v for k in ("start", "end") if (v := event["event"].get(k))}
     alert["rule"] = {"id": rule_id, "name": name, "ruleset": "baseline"}
     alert["baseline"] = {"violation": violation.kind, "expected": violation.expected,
                          "observed": violation.observed}

@@ -92,7 +92,10 @@ class Trainer:
         return []
 
     def finish(self) -> list[Event]:
+        """The end of one input: its last windows close, and the next input starts afresh
+        (no interval spans the time between two captures)."""
         self._windows += self._builder.flush()
+        self._builder = WindowBuilder(self.window_seconds)
         return []
 
     def fit(self) -> AnomalyModel:

@@ -3,8 +3,10 @@
 A baseline is learned from normal traffic (:class:`BaselineLearner`), written as sorted YAML a
 person can review and diff, approved by a person (``approved: true``), and only then enforced:
 :meth:`Baseline.violations` names what an event does that the baseline never saw — a new pair, a
-new operation on a known pair, a Modbus write outside the learned register ranges — with what
-was expected and what was seen.
+new operation on a known pair, a Modbus write outside the learned register ranges, a value
+written beyond the range learned for its register, IOA or object (:mod:`detection.values`) —
+with what was expected and what was seen. Flows (``flow`` events) count too: their operation is
+the service, ``tcp/502``, so a host opening a connection it never opened is a new pair.
 
 Pairs are ``"client -> server"`` (a response counts on its request's pair), one entry per
 protocol (event dataset) under each.
@@ -24,6 +26,13 @@ protocol (event dataset) under each.
 ['write_outside_range']
 >>> [v.kind for v in baseline.violations(request(8, 0, "2024-01-01T00:01:00Z"))]
 ['new_operation']
+>>> learner.learn([request(6, 2, "2024-01-01T00:00:20Z", values=[50]),
+...                request(6, 2, "2024-01-01T00:00:30Z", values=[60])])
+>>> learner.baseline().pairs["10.0.0.2 -> 10.0.0.9"]["modbus"].values
+{'holding_registers 2': [50, 60]}
+>>> [v.observed for v in learner.baseline().violations(
+...     request(6, 2, "2024-01-01T00:01:00Z", values=[900]))]
+['holding_registers 2 = 900']
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from detection.operations import (
     view_of,
     write_span,
 )
+from detection.values import describe, outside, widen, written_values
 from liaowang.events import iso_timestamp, parse_timestamp
 
 BASELINE_VERSION = 1
@@ -86,22 +96,24 @@ class ProtocolBaseline:
     requests: int = 0
     requests_per_minute: dict[str, float] = field(default_factory=dict)
     interval_seconds: dict[str, float] = field(default_factory=dict)
+    values: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"operations": self.operations, "reads": self.reads, "writes": self.writes,
                 "requests": self.requests, "requests_per_minute": self.requests_per_minute,
-                "interval_seconds": self.interval_seconds}
+                "interval_seconds": self.interval_seconds, "values": self.values}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProtocolBaseline:
         return cls({str(k): int(v) for k, v in data.get("operations", {}).items()},
                    data.get("reads", {}), data.get("writes", {}), int(data.get("requests", 0)),
-                   data.get("requests_per_minute", {}), data.get("interval_seconds", {}))
+                   data.get("requests_per_minute", {}), data.get("interval_seconds", {}),
+                   data.get("values") or {})
 
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    kind: str  # new_pair, new_operation, write_outside_range
+    kind: str  # new_pair, new_operation, write_outside_range, value_outside_range
     reason: str
     expected: list[str]
     observed: str
@@ -115,6 +127,8 @@ class Baseline:
     approved: bool = False
     approved_by: str | None = None
     approved_at: str | None = None
+    _clients: dict[tuple[str, str], ProtocolBaseline] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def violations(self, event: Event) -> list[Violation]:
         """What ``event`` does that this baseline never saw (whether approved or not)."""
@@ -122,17 +136,33 @@ class Baseline:
         if view is None or ends is None:
             return []
         key, dataset = pair_key(*ends), event["event"]["dataset"]
-        learned = self.pairs.get(key, {}).get(dataset)
-        if learned is None:
+        if dataset not in self.pairs.get(key, {}):
             return [self._new_pair(key, dataset)]
+        learned = self.client_wide(ends[0], dataset)
         found = []
         operation = view.operation(event)
         if operation is not None and operation not in learned.operations:
             found.append(Violation(
                 "new_operation",
-                f"{key}: {dataset} operation {operation} never seen on this pair",
+                f"{key}: {dataset} operation {operation} never seen from this client",
                 sorted(learned.operations, key=_natural), operation))
-        return found + _write_violations(event, key, learned)
+        return found + _write_violations(event, key, learned) + _value_violations(
+            event, key, learned)
+
+    def client_wide(self, client: str, dataset: str) -> ProtocolBaseline:
+        """What ``client`` was seen doing with ``dataset`` towards any of its servers.
+
+        A master that writes coil 3 of one of its RTUs may write coil 3 of another it already
+        polls: operations, written addresses and value ranges are checked against the client's
+        whole behaviour, while a server it never talked to stays a new pair.
+        """
+        cached = self._clients.get((client, dataset))
+        if cached is None:
+            prefix = pair_key(client, "")
+            cached = _union([protocols[dataset] for key, protocols in self.pairs.items()
+                             if key.startswith(prefix) and dataset in protocols])
+            self._clients[(client, dataset)] = cached
+        return cached
 
     def _new_pair(self, key: str, dataset: str) -> Violation:
         known = sorted(p for p, protocols in self.pairs.items() if dataset in protocols)
@@ -159,6 +189,20 @@ class Baseline:
                    data.get("approved_by"), data.get("approved_at"))
 
 
+def _union(learned: list[ProtocolBaseline]) -> ProtocolBaseline:
+    """One client's behaviour over all its servers (for checking, not for the file)."""
+    union = ProtocolBaseline()
+    for one in learned:
+        for operation, count in one.operations.items():
+            union.operations[operation] = union.operations.get(operation, 0) + count
+        for table, ranges in one.writes.items():
+            union.writes[table] = merge_ranges([*union.writes.get(table, []), *ranges])
+        for point, (low, high) in one.values.items():
+            widen(union.values, point, low)
+            widen(union.values, point, high)
+    return union
+
+
 def _natural(operation: str) -> tuple[int, str]:
     return (int(operation), "") if operation.isdigit() else (1 << 30, operation)
 
@@ -177,12 +221,27 @@ def _write_violations(event: Event, key: str, learned: ProtocolBaseline) -> list
     return found
 
 
+def _value_violations(event: Event, key: str, learned: ProtocolBaseline) -> list[Violation]:
+    """Values written beyond the range learned for their point (points never written are
+    the business of :func:`_write_violations`)."""
+    found = []
+    for point, value in written_values(event):
+        known = learned.values.get(point)
+        if known is not None and outside(known, value):
+            found.append(Violation(
+                "value_outside_range",
+                f"{key}: {point} written {value:g}, outside the learned range "
+                f"{known[0]:g}..{known[1]:g}", [describe(point, known)], f"{point} = {value:g}"))
+    return found
+
+
 @dataclass(slots=True)
 class _PairLog:
     operations: Counter[str] = field(default_factory=Counter)
     reads: dict[str, Ranges] = field(default_factory=lambda: defaultdict(list))
     writes: dict[str, Ranges] = field(default_factory=lambda: defaultdict(list))
     request_times: list[int] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
 
 
 class BaselineLearner:
@@ -211,6 +270,8 @@ class BaselineLearner:
         if not view.is_response(event):
             log.request_times.append(ts)
         _log_span(log, event)
+        for point, value in written_values(event):
+            widen(log.values, point, value)
 
     def baseline(self) -> Baseline:
         baseline = Baseline(
@@ -238,7 +299,8 @@ def _summarise(log: _PairLog) -> ProtocolBaseline:
         writes={t: merge_ranges(r) for t, r in log.writes.items()},
         requests=len(log.request_times),
         requests_per_minute=_per_minute(log.request_times),
-        interval_seconds=_intervals(log.request_times))
+        interval_seconds=_intervals(log.request_times),
+        values=dict(sorted(log.values.items())))
 
 
 def _per_minute(times: list[int]) -> dict[str, float]:

@@ -122,7 +122,7 @@ class WindowBuilder:
 
     def _add_one(self, event: Event) -> list[Window]:
         view, ends = view_of(event), client_server(event)
-        if view is None or ends is None:
+        if view is None or ends is None or not view.windowed:
             return []
         ts = parse_timestamp(event["@timestamp"])
         self._watermark = max(self._watermark, ts)

@@ -97,6 +97,27 @@ class ProtocolView:
     is_write: Callable[[Event], bool] = _never
     is_error: Callable[[Event], bool] = _never
     address_field: str | None = None
+    windowed: bool = True  # whether the window models see it (flows: the baseline only)
+
+
+def _reversed_flow(event: Event) -> bool:
+    """A TCP flow whose handshake the sensor missed (the capture began mid-connection) is
+    oriented by its first packet; when that came from the lower port, it came from the server."""
+    if get_field(event, "network.transport") != "tcp" or "S" in (
+            get_field(event, "flow.tcp_flags") or ""):
+        return False
+    source, destination = get_field(event, "source.port"), get_field(event, "destination.port")
+    return isinstance(source, int) and isinstance(destination, int) and source < destination
+
+
+def _service(event: Event) -> str | None:
+    """A flow's service: its transport and the server's port, ``tcp/502``."""
+    transport = get_field(event, "network.transport")
+    if transport is None:
+        return None
+    side = "source" if _reversed_flow(event) else "destination"
+    port = get_field(event, f"{side}.port")
+    return transport if port is None else f"{transport}/{port}"
 
 
 MODBUS_WRITES = frozenset({5, 6, 15, 16, 21, 22, 23})
@@ -107,6 +128,7 @@ CIP_WRITES = frozenset({0x05, 0x06, 0x07, 0x10, 0x4D, 0x53})
 BACNET_WRITES = frozenset({15, 16, 17, 20, 27})
 
 VIEWS: dict[str, ProtocolView] = {
+    "flow": ProtocolView(_service, _reversed_flow, windowed=False),
     "modbus": ProtocolView(_first("modbus.function_code"), _true("modbus.is_response"),
                            _in("modbus.function_code", MODBUS_WRITES),
                            _present("modbus.exception_code"), "modbus.address"),
@@ -155,7 +177,7 @@ VIEWS: dict[str, ProtocolView] = {
 
 
 def view_of(event: Event) -> ProtocolView | None:
-    """The view of the event's dataset; None for flows, weirds and unknown datasets."""
+    """The view of the event's dataset; None for weirds and unknown datasets."""
     return VIEWS.get(get_field(event, "event.dataset") or "")
 
 

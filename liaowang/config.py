@@ -9,6 +9,7 @@ type is refused with :class:`ConfigError`, which names the file, the line, the k
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -24,6 +26,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from liaowang.assets import ZoneKind, criticality_level
 
 
 class ConfigError(ValueError):
@@ -44,11 +49,14 @@ Seconds = Annotated[float, Field(gt=0)]
 
 class StoreSettings(Section):
     """``url``: ``sqlite:PATH`` or ``http(s)://[user:password@]host:port`` (Elasticsearch), with
-    ``ca_file`` and ``verify`` for TLS."""
+    ``ca_file`` and ``verify`` for TLS. ``retention_days``: keep the events of today and of
+    that many days before (alerts are kept); the console prunes older days every hour, and
+    ``liaowang store prune`` does it at once. None (the default) keeps everything."""
 
     url: str = "sqlite:var/liaowang/events.db"
     ca_file: str | None = None
     verify: bool = True
+    retention_days: Annotated[int, Field(ge=0)] | None = None
 
 
 class FlowSettings(Section):
@@ -66,11 +74,39 @@ class LiveSettings(Section):
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0  # 0: no metrics endpoint
 
 
+class PacketBufferSettings(Section):
+    """The live sensor's rolling packet buffer, from which the console exports an alert's
+    packets: pcap segments of ``segment_s`` seconds in ``path``, the oldest deleted beyond
+    ``max_mb`` in all."""
+
+    path: str = "var/liaowang/packets"
+    max_mb: Annotated[int, Field(ge=1)] = 1024
+    segment_s: Annotated[float, Field(ge=1, le=3600)] = 60.0
+
+
+class ConsoleSinkSettings(Section):
+    """Where a sensor ships its events instead of a store: a console's ``POST /api/ingest``
+    at ``url``, with an API token of role ``sensor``; ``ca_file``/``verify`` for TLS. Batches
+    wait in the sensor's own spool (``pipelines.spool``) until the console has taken them;
+    a heartbeat goes every ``heartbeat_s``."""
+
+    type: Literal["console"]
+    url: Annotated[str, Field(pattern=r"^https?://[^/\s]+")]
+    token: SecretStr
+    ca_file: str | None = None
+    verify: bool = True
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2000
+    heartbeat_s: Seconds = 10.0
+    timeout_s: Seconds = 30.0
+
+
 class SensorSettings(Section):
     name: str = Field(default_factory=socket.gethostname)
     flows: FlowSettings = FlowSettings()
     live: LiveSettings = LiveSettings()
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 65536
+    sink: ConsoleSinkSettings | None = None
+    packet_buffer: PacketBufferSettings | None = None
 
 
 class ConsoleSettings(Section):
@@ -87,6 +123,7 @@ class ConsoleSettings(Section):
     login_max_failures: Annotated[int, Field(ge=1)] = 5
     login_window_s: Seconds = 300.0
     stream_poll_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    sensor_stale_s: Seconds = 60.0   # a sensor silent for longer is shown as stale
 
 
 class PrivacySettings(Section):
@@ -115,21 +152,99 @@ class PipelineSettings(Section):
     spool: SpoolSettings = SpoolSettings()
 
 
+ExceptionValue = bool | int | float | str
+
+
+def _exception_values(exception: dict[str, Any]) -> dict[str, Any]:
+    """Each field has a value or a non-empty list of values; those of an ``ip`` field are
+    addresses or networks, or the exception would never match."""
+    checked = {}
+    for name, given in exception.items():
+        values = tuple(given) if isinstance(given, list) else (given,)
+        if not values:
+            raise ValueError(f"{name}: an empty list never matches")
+        if not all(isinstance(value, ExceptionValue) for value in values):
+            raise ValueError(f"{name}: a value or a list of values, not {given!r}")
+        if name == "ip" or name.endswith(".ip"):
+            _addresses(name, values)
+        checked[name] = values if isinstance(given, list) else given
+    return checked
+
+
+def _addresses(name: str, values: tuple[Any, ...]) -> None:
+    for value in values:
+        try:
+            ipaddress.ip_network(str(value), strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {value!r} is not an IP address or network") from exc
+
+
+RuleException = Annotated[dict[Annotated[str, Field(min_length=1)], Any], Field(min_length=1),
+                          AfterValidator(_exception_values)]
+
+
 class RuleTuning(Section):
     """One rule's tuning: ``disabled`` silences its own alerts, ``severity`` (1-4) overrides its
-    level, ``suppress_s`` drops its repeats for the same key within that many seconds."""
+    level, ``suppress_s`` drops its repeats for the same key within that many seconds.
+    ``exceptions`` are field filters (``{source.ip: 10.0.0.0/8, modbus.unit_id: [1, 2]}``): an
+    alert is dropped when the event that triggered it matches every field of one of them (a
+    list: any of its values; an ``ip`` field: an address or a network)."""
 
     disabled: bool = False
     severity: Annotated[int, Field(ge=1, le=4)] | None = None
     suppress_s: Annotated[float, Field(ge=0)] | None = None
+    exceptions: tuple[RuleException, ...] = ()
+
+
+def _networks_parse(values: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """A value written as a network (with ``/``) must be one, or it would silently never match."""
+    for value in values:
+        if isinstance(value, str) and "/" in value:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not an IP network: {exc}") from exc
+    return values
+
+
+ListName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ListValues = Annotated[tuple[int | str, ...], Field(min_length=1), AfterValidator(_networks_parse)]
+
+
+class FusionSettings(Section):
+    """How alerts become one stream (``detection/fusion.py``): a repeat of an alert (same rule,
+    source and destination) within ``window_s`` seconds of the first is held back; ``repeats``
+    says what then becomes of the held ones: ``count`` (one alert with ``alert.repeat_count``
+    when the window closes), ``drop`` (nothing), ``keep`` (no de-duplication at all)."""
+
+    window_s: Annotated[float, Field(ge=0)] = 300.0
+    repeats: Literal["count", "drop", "keep"] = "count"
+
+
+class IncidentSettings(Section):
+    """How alerts group into incidents (``detection/incidents.py``): alerts sharing an asset
+    join an incident active within ``window_s`` seconds (event time); an incident idle for
+    longer closes, and beyond ``max_open`` open ones the least recently active closes early."""
+
+    enabled: bool = True
+    window_s: Seconds = 1800.0
+    max_open: Annotated[int, Field(ge=1)] = 1000
 
 
 class DetectionSettings(Section):
     """Signature rules: ``rules_path`` (default: the shipped pack) and per-rule tuning under
-    ``rules``, keyed by rule id or title."""
+    ``rules``, keyed by rule id or title; ``overrides_file`` holds the rules switched on or off
+    in the console (``detection.sigma.overrides``), which running detectors follow. ``lists``
+    are the site's lists that rules use as
+    ``field|expand: '%name%'`` (hosts and networks, numbers, names); a rule that needs a list
+    not set here is not loaded, and start-up and ``rules lint`` say so."""
 
     rules_path: str | None = None
     rules: dict[str, RuleTuning] = Field(default_factory=dict)
+    overrides_file: str = "var/liaowang/rule-overrides.yml"  # the console's rule switches
+    fusion: FusionSettings = FusionSettings()
+    incidents: IncidentSettings = IncidentSettings()
+    lists: dict[ListName, ListValues] = Field(default_factory=dict)
 
 
 WebhookFormat = Literal["generic", "slack", "dingtalk", "wecom", "feishu", "template"]
@@ -187,6 +302,122 @@ def _unique_names(webhooks: tuple[WebhookSettings, ...]) -> tuple[WebhookSetting
     return webhooks
 
 
+ActionKind = Literal["block", "isolate", "quarantine"]
+
+
+class ResponsePolicy(Section):
+    """Run ``action`` on every alert of ``rules`` (rule ids, names or tags): ``dry_run``
+    records what would be done, ``enforce`` also sends it to ``response.automation``."""
+
+    rules: Annotated[tuple[str, ...], Field(min_length=1)]
+    action: ActionKind
+    mode: Literal["dry_run", "enforce"] = "dry_run"
+    target: Literal["source", "destination"] = "source"
+
+
+class AutomationSettings(Section):
+    """Where enforced actions go (a SOAR webhook or the operator's automation): the action
+    record as JSON, signed like a generic webhook with ``secret``."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^/\s]+")]
+    secret: SecretStr | None = None
+    timeout_s: Seconds = 10.0
+
+
+class ResponseSettings(Section):
+    """Response actions: ``actions_db`` is the SQLite file of action records, ``automation``
+    receives enforced actions, ``quarantine_zone`` is the zone quarantined assets move to,
+    ``policies`` run actions on alerts automatically."""
+
+    actions_db: str = "var/liaowang/actions.db"
+    automation: AutomationSettings | None = None
+    quarantine_zone: str = "quarantine"
+    policies: tuple[ResponsePolicy, ...] = ()
+
+    @model_validator(mode="after")
+    def _enforce_needs_automation(self) -> ResponseSettings:
+        if self.automation is None and any(p.mode == "enforce" for p in self.policies):
+            raise ValueError("a policy in mode enforce needs response.automation")
+        return self
+
+
+def _network(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"not a network address in CIDR notation: {exc}") from exc
+
+
+def _address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError as exc:
+        raise ValueError(f"not an IP address: {exc}") from exc
+
+
+Network = Annotated[str, AfterValidator(_network)]
+Address = Annotated[str, AfterValidator(_address)]
+Criticality = Annotated[int, BeforeValidator(criticality_level)]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class AssetSettings(Section):
+    """One asset of ``assets:``: a host (``ip``) or a group of hosts (``cidr``), its ``name``,
+    ``zone`` (a name of ``zones:``), ``criticality`` (1-5, or low/medium/high/critical),
+    ``role`` (plc, hmi, engineering, gnb, upf, amf, smf, ...) and ``tags``."""
+
+    name: Name
+    ip: Address | None = None
+    cidr: Network | None = None
+    zone: str | None = None
+    criticality: Criticality = 3
+    role: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_address(self) -> AssetSettings:
+        if (self.ip is None) == (self.cidr is None):
+            raise ValueError("give exactly one of 'ip' and 'cidr'")
+        return self
+
+    @property
+    def network(self) -> str:
+        return self.cidr or str(self.ip)
+
+
+class ZoneSettings(Section):
+    """One zone of ``zones:``: its ``name``, ``cidrs``, ``kind`` (ot, 5gc, ran, it, dmz) and
+    ``criticality`` (1-5 or a word; by default the kind's: ot and 5gc 5, ran 4, dmz 3, it 2)."""
+
+    name: Name
+    cidrs: Annotated[tuple[Network, ...], Field(min_length=1)]
+    kind: ZoneKind = "it"
+    criticality: Criticality | None = None
+
+
+class IntelSettings(Section):
+    """Threat-intelligence indicator ``files``: CSV (indicator, type, description, severity)
+    or STIX 2.1 bundles (``.json``); ``severity`` (1-4) for indicators that give none."""
+
+    files: tuple[str, ...] = ()
+    severity: Annotated[int, Field(ge=1, le=4)] = 3
+
+
+def _asset_zone_errors(assets: tuple[AssetSettings, ...],
+                       zones: tuple[ZoneSettings, ...]) -> list[InitErrorDetails]:
+    """An asset's zone must be one of ``zones:``, and zone names must be unique."""
+    names = [zone.name for zone in zones]
+    errors = [InitErrorDetails(type=PydanticCustomError("zone", "zone name used twice"),
+                               loc=("zones", index, "name"), input=name)
+              for index, name in enumerate(names) if name in names[:index]]
+    for index, asset in enumerate(assets):
+        if asset.zone is not None and asset.zone not in names:
+            reason = "no zone of this name in 'zones'"
+            errors.append(InitErrorDetails(type=PydanticCustomError("zone", reason),
+                                           loc=("assets", index, "zone"), input=asset.zone))
+    return errors
+
+
 class Settings(Section):
     store: StoreSettings = StoreSettings()
     sensor: SensorSettings = SensorSettings()
@@ -195,6 +426,16 @@ class Settings(Section):
     detection: DetectionSettings = DetectionSettings()
     pipelines: PipelineSettings = PipelineSettings()
     webhooks: Annotated[tuple[WebhookSettings, ...], AfterValidator(_unique_names)] = ()
+    response: ResponseSettings = ResponseSettings()
+    assets: tuple[AssetSettings, ...] = ()
+    zones: tuple[ZoneSettings, ...] = ()
+    intel: IntelSettings = IntelSettings()
+
+    @model_validator(mode="after")
+    def _asset_zones_known(self) -> Settings:
+        if errors := _asset_zone_errors(self.assets, self.zones):
+            raise ValidationError.from_exception_data("Settings", errors)
+        return self
 
 
 def load_config(path: str | Path | None) -> Settings:

@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from detection.base import Detector, detect
 from liaowang.config import SensorSettings
+from pipelines.packets.buffer import PacketBuffer
 from pipelines.sinks.base import Event, Sink
 from sensor.capture import Frame
 from sensor.engine import Sensor
@@ -51,6 +52,7 @@ class LiveRun:
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self._metrics: WSGIServer | None = None
+        self.packet_buffer: PacketBuffer | None = None   # recent packets for pcap export
 
     def run(self, stop: threading.Event, sinks: Sequence[Sink]) -> None:
         """Read into ``sinks`` until ``stop`` is set; however it ends, end the flows and flush."""
@@ -68,9 +70,13 @@ class LiveRun:
         finally:
             self._emit(detect(self.detectors, self.sensor.finish()))
             self._emit([alert for detector in self.detectors for alert in detector.finish()])
+            for sink in self.sinks:
+                sink.finish()
             self._flush()
 
     def _process(self, frames: list[Frame]) -> None:
+        if self.packet_buffer is not None:
+            self.packet_buffer.write(frames)
         self._emit(detect(self.detectors, self.sensor.process(frames)))
         self.lag_s = time.time() - frames[-1].ts_ns / 1e9
 
@@ -121,6 +127,8 @@ class LiveRun:
         if self._metrics is not None:
             self._metrics.shutdown()
             self._metrics.server_close()
+        if self.packet_buffer is not None:
+            self.packet_buffer.close()
         self.capture.close()
 
 
@@ -177,6 +185,13 @@ def open_live(interfaces: Sequence[str], bpf: str | None, settings: SensorSettin
     except LiveCaptureError as exc:
         raise LiveSetupError(str(exc)) from exc
     run = LiveRun(capture, Sensor.from_settings(settings))
+    if settings.packet_buffer is not None:
+        try:
+            run.packet_buffer = PacketBuffer.from_settings(settings.packet_buffer)
+        except OSError as exc:
+            capture.close()
+            raise LiveSetupError(f"sensor.packet_buffer.path {settings.packet_buffer.path}: "
+                                 f"{exc.strerror or exc}") from exc
     if port:
         try:
             run.serve_metrics(live.metrics_host, port)

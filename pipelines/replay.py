@@ -9,6 +9,7 @@ from pathlib import Path
 
 from detection.base import Detector, detect
 from liaowang.config import SensorSettings
+from pipelines.enrich import EnrichedSinks
 from pipelines.sinks.base import Sink
 from sensor.capture import CaptureFile
 from sensor.engine import Sensor
@@ -22,6 +23,7 @@ class ReplaySummary:
     flows: int = 0
     events: int = 0
     alerts: int = 0
+    incidents: int = 0
     malformed: int = 0
     seconds: float = 0.0
     truncated: list[str] = field(default_factory=list)
@@ -31,7 +33,7 @@ class ReplaySummary:
         rate = self.packets / self.seconds if self.seconds else 0.0
         text = (f"packets={self.packets} flows={self.flows} events={self.events} "
                 f"alerts={self.alerts} malformed={self.malformed} "
-                f"packets/s={rate:,.0f} seconds={self.seconds:.2f}")
+                f"packets/s={rate:,.0f} seconds={self.seconds:.2f} incidents={self.incidents}")
         if self.spool_left is not None:
             text += f" spool_left={self.spool_left}"
         for name in self.truncated:
@@ -53,19 +55,31 @@ def replay(captures: Sequence[CaptureFile], sinks: Sequence[Sink], settings: Sen
     started = time.perf_counter()
     for capture in captures:
         sensor = Sensor.from_settings(settings, pcap_file=Path(capture.path).name)
+        path = str(Path(capture.path).resolve())
         for block in capture.blocks(settings.batch_size):
-            _emit(sinks, detect(detectors, sensor.process_block(block)), summary)
+            events = _from_file(sensor.process_block(block), path)
+            _emit(sinks, detect(detectors, events), summary)
             if progress:
                 progress(int(block.records["caplen"].sum()) + 16 * len(block), capture.size)
-        _emit(sinks, detect(detectors, sensor.finish()), summary)
+        _emit(sinks, detect(detectors, _from_file(sensor.finish(), path)), summary)
         _add(summary, sensor)
         if capture.truncated:
             summary.truncated.append(str(capture.path))
     _emit(sinks, [alert for detector in detectors for alert in detector.finish()], summary)
     for sink in sinks:
+        sink.finish()
         sink.flush()
+    _count_delivered(summary, sinks)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _from_file(events: list, path: str) -> list:
+    """Events with the capture file they were read from (``log.file.path``), so that the
+    console can export their packets from it."""
+    for event in events:
+        event["log"] = {"file": {"path": path}}
+    return events
 
 
 def _emit(sinks: Sequence[Sink], events: list, summary: ReplaySummary) -> None:
@@ -74,6 +88,15 @@ def _emit(sinks: Sequence[Sink], events: list, summary: ReplaySummary) -> None:
     summary.alerts += sum(1 for e in events if e["event"]["kind"] == "alert")
     for sink in sinks:
         sink.write(events)
+
+
+def _count_delivered(summary: ReplaySummary, sinks: Sequence[Sink]) -> None:
+    """Alerts as the sinks got them: fusion folds repeats and intel adds its own, so the
+    detectors' count is only the answer when no enrichment stands in front of the sinks."""
+    enriched = [sink for sink in sinks if isinstance(sink, EnrichedSinks)]
+    if enriched:
+        summary.alerts = sum(sink.alerts for sink in enriched)
+        summary.incidents = sum(len(sink.incidents) for sink in enriched)
 
 
 def _add(summary: ReplaySummary, sensor: Sensor) -> None:

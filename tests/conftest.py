@@ -11,18 +11,26 @@ from tests.utils.elasticsearch import Node, NodeError
 
 
 @pytest.fixture(scope="session")
-def elasticsearch_url() -> Iterator[str]:
-    """The URL of a real Elasticsearch node, started once per session when a test needs it.
-    A node that cannot start fails the tests that need it, with the reason: never a skip.
-    ``LIAOWANG_TEST_ES_URL`` names an already running node instead (while developing)."""
+def elasticsearch_node() -> Iterator[Node | None]:
+    """The session's own Elasticsearch node, started when a test needs it; None when
+    ``LIAOWANG_TEST_ES_URL`` names an already running node instead (while developing).
+    A node that cannot start fails the tests that need it, with the reason: never a skip."""
     if os.environ.get("LIAOWANG_TEST_ES_URL"):
-        yield os.environ["LIAOWANG_TEST_ES_URL"]
+        yield None
         return
     try:
         node = Node().start()
     except NodeError as exc:
         pytest.fail(f"no Elasticsearch for the tests: {exc}", pytrace=False)
     try:
-        yield node.url
+        yield node
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_url(elasticsearch_node: Node | None) -> str:
+    """The URL of a real Elasticsearch node (see ``elasticsearch_node``)."""
+    if elasticsearch_node is None:
+        return os.environ["LIAOWANG_TEST_ES_URL"]
+    return elasticsearch_node.url

@@ -85,6 +85,10 @@ def test_up_serves_the_console_with_demo_events_within_60_seconds(tmp_path) -> N
         # the demo's diagnostics requests come some way into its loop
         alert = wait_for_events(client, "event.kind:alert", time.monotonic() + 120)["data"][0]
         assert alert["rule"]["id"] and alert["pcap"]["file"] == "demo.pcap"
+        packets = client.get(f"/api/alerts/{alert['event']['id']}/pcap")   # from the buffer
+        assert packets.status_code == 200, packets.text
+        assert packets.content[:4] == b"\x4d\x3c\xb2\xa1"      # a pcap, nanosecond times
+        assert int(packets.headers["x-liaowang-packets"]) >= 1
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

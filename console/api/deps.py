@@ -165,3 +165,5 @@ require_viewer, require_analyst, require_admin = (
 ViewerDep = Annotated[Principal, Depends(require_viewer)]
 AnalystDep = Annotated[Principal, Depends(require_analyst)]
 AdminDep = Annotated[Principal, Depends(require_admin)]
+require_sensor = require(Role.sensor)
+SensorDep = Annotated[Principal, Depends(require_sensor)]

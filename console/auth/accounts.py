@@ -23,6 +23,7 @@ from console.auth.audit import AuditLog
 from console.auth.db import AccountsDB
 from console.auth.ratelimit import LoginRateLimit
 from console.auth.roles import Role
+from console.auth.saved_queries import SavedQueries
 from console.auth.sessions import Sessions
 from console.auth.tokens import Tokens
 from console.auth.users import User, Users
@@ -58,6 +59,7 @@ class Accounts:
         self.sessions = Sessions(db, settings.session_ttl_s, clock)
         self.tokens = Tokens(db, clock)
         self.audit = AuditLog(db, clock)
+        self.saved_queries = SavedQueries(db, clock)
         self.rate_limit = LoginRateLimit(db, settings.login_max_failures,
                                          settings.login_window_s, clock)
 

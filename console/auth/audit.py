@@ -32,8 +32,8 @@ class AuditLog:
                          [self._clock(), username, action, target, source_ip,
                           detail[:DETAIL_MAX]])
 
-    def recent(self, size: int = 100) -> list[AuditEntry]:
-        """The latest ``size`` entries, newest first."""
+    def recent(self, size: int = 100, offset: int = 0) -> list[AuditEntry]:
+        """The latest ``size`` entries after the ``offset`` newest ones, newest first."""
         rows = self._db.fetch("SELECT at, username, action, target, source_ip, detail FROM audit "
-                              "ORDER BY seq DESC LIMIT ?", [size])
+                              "ORDER BY seq DESC LIMIT ? OFFSET ?", [size, offset])
         return [AuditEntry(*row) for row in rows]

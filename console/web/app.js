@@ -6,9 +6,15 @@ import { defaultLanguage, onLanguageChange, setLanguage } from "./js/i18n.js";
 import { initLogin, showLogin } from "./js/login.js";
 import * as dashboard from "./js/dashboard.js";
 import * as alerts from "./js/alerts.js";
+import * as incidents from "./js/incidents.js";
 import * as hunt from "./js/hunt.js";
+import * as assets from "./js/assets.js";
+import * as rules from "./js/rules.js";
+import * as sensors from "./js/sensors.js";
+import * as settings from "./js/settings.js";
+import "./js/webhooks.js";   // fills the settings view's webhooks section
 
-const VIEWS = { dashboard, alerts, hunt };
+const VIEWS = { dashboard, alerts, incidents, hunt, assets, rules, sensors, settings };
 const state = { user: null, current: null };
 
 function parseRoute() {

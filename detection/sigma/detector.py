@@ -5,7 +5,9 @@ by the values they require; a rule that a correlation refers to feeds that corre
 raises no alert of its own unless the correlation says ``generate: true``. Per-rule tuning
 (by rule id or title): ``disabled`` silences the rule's own alerts, ``severity`` overrides its
 level, ``suppress_s`` drops repeats of the same rule for the same key (source and destination,
-or the correlation's group) within that many seconds of event time. A rule may set its own
+or the correlation's group) within that many seconds of event time, ``exceptions`` drop alerts
+whose triggering event matches one of their field filters (:mod:`detection.sigma.exceptions`).
+:meth:`SigmaDetector.adopt_state` carries correlation windows over a reload. A rule may set its own
 default ``suppress_s`` (a custom top-level attribute) for actions that come in bursts.
 
 >>> detector = SigmaDetector.load()
@@ -30,8 +32,10 @@ from sigma.rule import SigmaRule
 from detection.sigma.alerts import Evidence, RuleInfo, make_alert
 from detection.sigma.compiler import Predicate, UnsupportedRule, compile_rule
 from detection.sigma.correlation import Correlation, compile_correlation
+from detection.sigma.exceptions import EventTest, compile_exceptions
 from detection.sigma.fields import Event, event_time_us
 from detection.sigma.index import DatasetIndex, required_values
+from detection.sigma.lists import Lists, expand_lists
 from detection.sigma.loader import SHIPPED_RULES, RulePack, load_pack, rule_key
 from detection.sigma.locate import RuleProblem
 
@@ -44,6 +48,7 @@ class Tuning(Protocol):
     disabled: bool
     severity: int | None
     suppress_s: float | None
+    exceptions: Sequence[Mapping[str, Any]]
 
 
 @dataclass(eq=False, slots=True)
@@ -55,6 +60,7 @@ class CompiledRule:
     alerting: bool
     suppress_s: float | None = None
     feeds: list[CompiledCorrelation] = field(default_factory=list)
+    excepted: EventTest | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -63,6 +69,8 @@ class CompiledCorrelation:
     state: Correlation
     alerting: bool
     suppress_s: float | None = None
+    excepted: EventTest | None = None
+    definition: str = ""  # what the window depends on: a reload keeps the window if unchanged
 
 
 class Suppressor:
@@ -86,10 +94,13 @@ class Suppressor:
 class SigmaDetector:
     """The detector contract (:mod:`detection.base`) over a pack of Sigma rules."""
 
-    def __init__(self, pack: RulePack, tuning: Mapping[str, Tuning] | None = None) -> None:
+    def __init__(self, pack: RulePack, tuning: Mapping[str, Tuning] | None = None,
+                 lists: Lists | None = None) -> None:
         self.problems: list[RuleProblem] = list(pack.problems)
         self._tuning = dict(tuning or {})
+        self._lists = dict(lists or {})  # detection.lists, for rules' %placeholders%
         self._silenced: set[str] = set()  # rules that only feed correlations
+        self._correlations: dict[str, CompiledCorrelation] = {}
         correlations = self._compile_correlations(pack)
         rules = self._compile_rules(pack, correlations)
         self.rule_count = len(rules) + len({id(c) for cs in correlations.values() for c in cs})
@@ -98,9 +109,10 @@ class SigmaDetector:
 
     @classmethod
     def load(cls, paths: Sequence[str | Path] | None = None,
-             tuning: Mapping[str, Tuning] | None = None) -> SigmaDetector:
+             tuning: Mapping[str, Tuning] | None = None,
+             lists: Lists | None = None) -> SigmaDetector:
         """The rules of ``paths`` (default: the shipped pack), broken ones reported and skipped."""
-        return cls(load_pack(paths or [SHIPPED_RULES]), tuning)
+        return cls(load_pack(paths or [SHIPPED_RULES]), tuning, lists)
 
     def process(self, events: Sequence[Event]) -> list[Event]:
         alerts: list[Event] = []
@@ -123,20 +135,42 @@ class SigmaDetector:
     def _matched(self, rule: CompiledRule, event: Event, alerts: list[Event]) -> None:
         if rule.alerting:
             key = (rule.key, _endpoint(event, "source"), _endpoint(event, "destination"))
-            self._alert(rule.info, event, [Evidence.of(event)], key, rule.suppress_s, alerts)
+            self._alert(rule.info, event, [Evidence.of(event)], key, rule.suppress_s, alerts,
+                        rule.excepted)
         for correlation in rule.feeds:
             done = correlation.state.observe(rule.key, event)
             if done is not None and correlation.alerting:
                 key = (correlation.info.id, *done.group)
                 self._alert(correlation.info, done.trigger, done.evidence, key,
-                            correlation.suppress_s, alerts)
+                            correlation.suppress_s, alerts, correlation.excepted)
 
     def _alert(self, info: RuleInfo, trigger: Event, evidence: list[Evidence],
-               key: tuple[Any, ...], suppress_s: float | None, alerts: list[Event]) -> None:
+               key: tuple[Any, ...], suppress_s: float | None, alerts: list[Event],
+               excepted: EventTest | None = None) -> None:
+        if excepted is not None and excepted(trigger):
+            return
         if suppress_s and not self._suppressor.allows(
                 key, event_time_us(trigger), suppress_s):
             return
         alerts.append(make_alert(info, trigger, evidence))
+
+    def adopt_state(self, previous: SigmaDetector) -> int:
+        """Take over the windows of ``previous``'s correlations that this detector has too,
+        unchanged (same id, type, members, grouping, timespan and condition), and its memory of
+        suppressed repeats, so a reload loses no state that still means the same; returns how
+        many windows were kept."""
+        kept = 0
+        for key, compiled in self._correlations.items():
+            old = previous._correlations.get(key)
+            if old is not None and old.definition == compiled.definition:
+                compiled.state = old.state
+                kept += 1
+        self._suppressor = previous._suppressor
+        return kept
+
+    def _exceptions_of(self, rule: SigmaRule | SigmaCorrelationRule) -> EventTest | None:
+        tuning = self._tuning_of(rule)
+        return compile_exceptions(getattr(tuning, "exceptions", ()) or ())
 
     def _tuning_of(self, rule: SigmaRule | SigmaCorrelationRule) -> Tuning | None:
         for name in (rule_key(rule), rule.name, rule.title):
@@ -163,7 +197,10 @@ class SigmaDetector:
                 self._report(pack, rule, exc, ("correlation",))
                 continue
             info, alerting, suppress_s = self._info(rule)
-            compiled = CompiledCorrelation(info, state, alerting, suppress_s)
+            definition = repr((rule.to_dict().get("correlation"), members))
+            compiled = CompiledCorrelation(info, state, alerting, suppress_s,
+                                           self._exceptions_of(rule), definition)
+            self._correlations[rule_key(rule)] = compiled
             for member in dict.fromkeys(members):
                 feeds.setdefault(member, []).append(compiled)
             if not rule.generate:
@@ -175,7 +212,8 @@ class SigmaDetector:
         compiled = []
         for rule in pack.rules:
             try:
-                matches = compile_rule(rule)
+                expanded = expand_lists(rule, self._lists)
+                matches = compile_rule(expanded)
             except UnsupportedRule as exc:
                 self._report(pack, rule, exc, ("detection",))
                 continue
@@ -183,8 +221,8 @@ class SigmaDetector:
             key = rule_key(rule)
             alerting = alerting and key not in self._silenced
             entry = CompiledRule(key, info, matches, rule.logsource.service, alerting,
-                                 suppress_s, feeds.get(key, []))
-            compiled.append((entry, required_values(rule)))
+                                 suppress_s, feeds.get(key, []), self._exceptions_of(rule))
+            compiled.append((entry, required_values(expanded)))
         return compiled
 
     def _report(self, pack: RulePack, rule: SigmaRule | SigmaCorrelationRule,
@@ -192,7 +230,8 @@ class SigmaDetector:
         source = pack.source_of(rule)
         keys = exc.keys if exc.keys[0] == section[0] else section
         line = source.line_of_token(exc.field, *keys) if exc.field else source.line_of(*keys)
-        self.problems.append(source.problem(f"{exc} (rule skipped)", line))
+        severity = getattr(exc, "severity", "error")
+        self.problems.append(source.problem(f"{exc} (rule skipped)", line, severity))
 
 
 def _index(rules: list[tuple[CompiledRule, Any]]) -> dict[str | None, DatasetIndex[CompiledRule]]:

@@ -1,7 +1,9 @@
 """Each rule's own examples: ``<rule>.tests.yml`` beside the rule, run by ``liaowang rules test``.
 
 An examples file has two lists, ``match`` (cases that must raise the rule's alert) and
-``no_match`` (cases that must not). A case is one event, a list of events, or a mapping
+``no_match`` (cases that must not), and optionally ``lists``, the values of the configuration
+lists (``detection.lists``) the rule names, as a site would set them. A case is one event, a
+list of events, or a mapping
 ``{events: [...], repeat: N, every_s: S, vary: {field: first}}`` that repeats its events N
 times, S seconds apart, with ``field`` counting up from ``first`` (a number, or an IPv4 address
 whose last byte counts). Events may be written with dotted keys and leave out what every event
@@ -52,9 +54,10 @@ def run_examples(pack: RulePack) -> ExampleReport:
                                         f"no examples: {path.name} is missing"))
             continue
         rules += 1
+        lists = _lists(path)
         for case in _cases(path):
             cases += 1
-            failures += _run_case(pack, rule, path, case)
+            failures += _run_case(pack, rule, path, case, lists)
     return ExampleReport(rules, cases, failures)
 
 
@@ -85,8 +88,14 @@ def _section_nodes(root: yaml.Node | None, section: str) -> list[yaml.Node]:
     return []
 
 
-def _run_case(pack: RulePack, rule: AnyRule, path: Path, case: _Case) -> list[RuleProblem]:
-    detector = SigmaDetector(_subset(pack, rule))
+def _lists(path: Path) -> dict[str, list[Any]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return dict(data.get("lists") or {})
+
+
+def _run_case(pack: RulePack, rule: AnyRule, path: Path, case: _Case,
+              lists: dict[str, list[Any]]) -> list[RuleProblem]:
+    detector = SigmaDetector(_subset(pack, rule), lists=lists)
     problems = list(detector.problems)
     events = _events(case.body, _dataset(rule), f"{path.name}:{case.index}")
     alerts = [a for a in detector.process(events) if a["rule"]["id"] == rule_key(rule)]

@@ -23,6 +23,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from detection.sigma.alerts import RuleInfo
 from detection.sigma.detector import SigmaDetector
 from detection.sigma.examples import examples_path
+from detection.sigma.lists import Lists
 from detection.sigma.loader import SHIPPED_RULES, AnyRule, RulePack, load_pack
 from detection.sigma.locate import RuleProblem, RuleSource
 from liaowang.schema import DATASETS, FIELDS
@@ -40,10 +41,11 @@ class LintReport:
         return [problem for problem in self.problems if problem.severity == "error"]
 
 
-def lint(paths: Sequence[str | Path]) -> LintReport:
-    """Every problem of the rules in ``paths``, sorted by file and line."""
+def lint(paths: Sequence[str | Path], lists: Lists | None = None) -> LintReport:
+    """Every problem of the rules in ``paths``, sorted by file and line; a rule that needs a
+    list ``lists`` (``detection.lists``) does not set gets a note."""
     pack = load_pack(paths)
-    problems = list(SigmaDetector(pack).problems)
+    problems = list(SigmaDetector(pack, lists=lists).problems)
     for rule in [*pack.rules, *pack.correlations]:
         source = pack.source_of(rule)
         for check in CHECKS:

@@ -17,5 +17,8 @@ class Sink(ABC):
     def flush(self) -> None:
         """Push out anything buffered."""
 
+    def finish(self) -> None:
+        """The input has ended: write what was held back for later input (fusion's repeats)."""
+
     def close(self) -> None:
         self.flush()

@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from liaowang.config import Settings
@@ -52,11 +53,20 @@ class Backoff:
         return min(self.max_s, self.first_s * 2 ** max(0, failures - 1))
 
 
+class Destination(Protocol):
+    """What a spool delivers to: a :class:`~pipelines.store.base.Store`, or anything that
+    writes batches the same way (raising ``StoreUnavailable`` to be asked again later)."""
+
+    def write(self, events: Sequence[Event]) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class SpooledSink(Sink):
     """Spool every batch, deliver in the background. The store is closed with the sink only
     when ``owns_store``; the spool always is."""
 
-    def __init__(self, spool: Spool, store: Store, *, batch_size: int = 2000,
+    def __init__(self, spool: Spool, store: Destination, *, batch_size: int = 2000,
                  backoff: Backoff = Backoff(), owns_store: bool = False) -> None:
         self.spool, self.store = spool, store
         self.batch_size, self.backoff, self.owns_store = batch_size, backoff, owns_store

@@ -45,6 +45,7 @@ from pipelines.query import (
     field_spec,
     parse_query,
 )
+from pipelines.store.assets import Asset, AssetFilter
 from pipelines.store.base import (
     Bucket,
     Event,
@@ -54,8 +55,12 @@ from pipelines.store.base import (
     StoreError,
     StoreUnavailable,
     TimeRange,
+    day_start_us,
     merge_patch,
 )
+from pipelines.store.es_assets import AssetIndex
+from pipelines.store.es_incidents import IncidentIndex
+from pipelines.store.incidents import IncidentFilter, split_incidents
 
 ALL_TEXT = "lw_text"
 TEXT_SUBFIELD = "text"
@@ -101,8 +106,12 @@ INDEX_SETTINGS = {
 class ElasticsearchStore(Store):
     """Events in the Elasticsearch cluster at ``url`` (``http(s)://[user:pass@]host:port``).
 
-    ``refresh`` is the bulk refresh policy: ``"wait_for"`` (the default) returns once the batch
-    is searchable, ``True`` forces it (tests), ``False`` leaves it to the index's interval."""
+    ``refresh`` is the refresh policy of single changes (triage, incidents, assets):
+    ``"wait_for"`` (the default) returns once the change is searchable, ``True`` forces it
+    (tests), ``False`` leaves it to the index's interval. Batches of events are forced only with
+    ``True``; otherwise they become searchable within the refresh interval (1 s), since waiting
+    for a refresh after each bulk would index at most one batch per interval
+    (``bench/store.py``)."""
 
     def __init__(self, url: str, *, prefix: str = "liaowang", ca_file: str | None = None,
                  verify: bool = True, refresh: bool | str = "wait_for", retries: int = 5,
@@ -120,6 +129,9 @@ class ElasticsearchStore(Store):
                                     max_retries=0)
         self.events_alias = f"{prefix}-events"
         self.alerts_index = f"{prefix}-alerts"
+        self.incidents = IncidentIndex(self.client, f"{prefix}-incidents", self._call, refresh)
+        self._incidents_ready = False
+        self.assets = AssetIndex(self.client, f"{prefix}-assets", self._call, refresh)
         self._ready = False
 
     def __repr__(self) -> str:
@@ -128,14 +140,16 @@ class ElasticsearchStore(Store):
     # --- the contract ---------------------------------------------------------------------------
 
     def write(self, events: Sequence[Event]) -> int:
+        events, incidents = split_incidents(events)
+        written = self.write_incidents(incidents) if incidents else 0
         if not events:
-            return 0
+            return written
         self._ensure_ready()
         pending = [(self._index_of(event), event) for event in events]
         for attempt in range(self.retries + 1):
             pending = self._bulk(pending)
             if not pending:
-                return len(events)
+                return len(events) + written
             time.sleep(self.backoff_s * 2 ** attempt)
         raise StoreUnavailable(f"{len(pending)} events not written after {self.retries} retries")
 
@@ -196,15 +210,58 @@ class ElasticsearchStore(Store):
                    if_primary_term=current["_primary_term"])
         return alert
 
-    def drop_before(self, day: str) -> list[str]:
-        """Delete the daily event indices of days before ``day`` (``YYYY-MM-DD``); alerts stay.
-        Returns the names of the indices deleted."""
+    def drop_before(self, day: str) -> int:
+        """Delete the whole daily indices of days before ``day``; the alerts index stays."""
+        day_start_us(day)   # refuses what is not a day
         cutoff = f"{self.events_alias}-{day.replace('-', '.')}"
-        names = self._call(self.client.indices.get_alias, index=f"{self.events_alias}-*")
+        names = self._call(self.client.indices.get_alias, index=f"{self.events_alias}-*",
+                           allow_no_indices=True, ignore_unavailable=True)
         old = sorted(name for name in names if name < cutoff)
-        if old:
-            self._call(self.client.indices.delete, index=",".join(old))
-        return old
+        if not old:
+            return 0
+        counted = self._call(self.client.count, index=",".join(old))["count"]
+        self._call(self.client.indices.delete, index=",".join(old))
+        return int(counted)
+
+    def write_incidents(self, incidents: Sequence[Event]) -> int:
+        return self._incident_index().write(incidents) if incidents else 0
+
+    def search_incidents(self, filters: IncidentFilter | None = None, size: int = 100,
+                         cursor: str | None = None) -> SearchResult:
+        return self._incident_index().search(filters or IncidentFilter(), size, cursor)
+
+    def get_incident(self, incident_id: str) -> Event | None:
+        return self._incident_index().get(incident_id)
+
+    def update_incident(self, incident_id: str, changes: dict[str, Any]) -> Event | None:
+        return self._incident_index().update(incident_id, changes)
+
+    def _incident_index(self) -> IncidentIndex:
+        """The incidents index, created with the schema's mappings on first use."""
+        if not self._incidents_ready:
+            self._ensure_ready()
+            self.incidents.create(INDEX_SETTINGS, mappings())
+            self._incidents_ready = True
+        return self.incidents
+
+    # --- the asset inventory (see pipelines.store.es_assets) --------------------------------------
+
+    def upsert_assets(self, assets: Sequence[Asset]) -> int:
+        return self._asset_index().upsert(assets) if assets else 0
+
+    def search_assets(self, filters: AssetFilter | None = None, size: int = 100,
+                      offset: int = 0) -> SearchResult:
+        return self._asset_index().search(filters or AssetFilter(), size, offset)
+
+    def get_asset(self, ip: str) -> Asset | None:
+        return self._asset_index().get(ip)
+
+    def _asset_index(self) -> AssetIndex:
+        """The assets index, created on first use."""
+        if not self.assets.ready:
+            self._check_version()
+            self.assets.create(INDEX_SETTINGS)
+        return self.assets
 
     def close(self) -> None:
         self.client.close()
@@ -262,7 +319,7 @@ class ElasticsearchStore(Store):
         for index, event in pending:
             operations += [{"index": {"_index": index, "_id": event["event"]["id"]}}, event]
         try:
-            answer = self.client.bulk(operations=operations, refresh=self.refresh)
+            answer = self.client.bulk(operations=operations, refresh=self.refresh is True)
         except _TRANSPORT_ERRORS:
             return pending
         except elasticsearch.ApiError as exc:

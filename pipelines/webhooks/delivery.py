@@ -112,6 +112,11 @@ class WebhookDelivery:
             return self._progress.wait_for(self._settled, timeout)
 
     @property
+    def running(self) -> bool:
+        """Whether it still delivers (not closed)."""
+        return not self._stop.is_set() and self._thread.is_alive()
+
+    @property
     def pending(self) -> int:
         """Alerts queued and not yet delivered or dead-lettered."""
         return self.queue.pending

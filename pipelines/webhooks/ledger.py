@@ -102,6 +102,13 @@ class Ledger:
         return [MessageRecord(key, state, orjson.loads(ids), attempts, queued, at, detail or "")
                 for key, state, ids, attempts, queued, at, detail in rows]
 
+    def counts(self) -> dict[str, int]:
+        """How many messages of each status the ledger holds (delivered ones for
+        ``RETENTION_S``)."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM messages GROUP BY status")
+            return {status: count for status, count in rows}
+
     def take_dead(self, keys: Sequence[str] | None = None) -> list[Message]:
         """The dead letters (those of ``keys``, or all), marked replayed: the caller queues
         their alerts again."""

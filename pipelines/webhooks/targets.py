@@ -8,6 +8,7 @@ alerts waiting, one spool lane per process) and ``deliveries.db`` (the ledger).
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from pipelines.webhooks.delivery import WebhookDelivery, enqueue, open_delivery
 from pipelines.webhooks.ledger import Ledger, MessageRecord
 
 __all__ = ["WebhookDelivery", "dead_letters", "deliveries", "open_deliveries",
-           "replay_dead_letters", "target_folder"]
+           "replay_dead_letters", "running_delivery", "target_folder"]
+
+_running: weakref.WeakValueDictionary[str, WebhookDelivery] = weakref.WeakValueDictionary()
 
 
 def target_folder(settings: Settings, name: str) -> Path:
@@ -25,8 +28,19 @@ def target_folder(settings: Settings, name: str) -> Path:
 
 
 def open_deliveries(settings: Settings) -> list[WebhookDelivery]:
-    """A running delivery for every configured webhook."""
-    return [_open(settings, webhook) for webhook in settings.webhooks]
+    """A running delivery for every configured webhook (known to :func:`running_delivery`)."""
+    opened = [_open(settings, webhook) for webhook in settings.webhooks]
+    for delivery in opened:
+        _running[delivery.webhook.name] = delivery
+    return opened
+
+
+def running_delivery(name: str) -> WebhookDelivery | None:
+    """The delivery to the webhook ``name`` that this process runs, if any (``liaowang up``
+    runs the console beside the sensor's deliveries): a dead letter replayed through it goes
+    out at once."""
+    delivery = _running.get(name)
+    return delivery if delivery is not None and delivery.running else None
 
 
 def _open(settings: Settings, webhook: WebhookSettings) -> WebhookDelivery:

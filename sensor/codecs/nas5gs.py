@@ -185,6 +185,8 @@ def _plain_mm(raw: bytes) -> dict[str, Any]:
         return fields
     if len(raw) > 3 and message_type in LOW_NIBBLE_READERS:
         fields |= LOW_NIBBLE_READERS[message_type](raw[3] & 0x0F)
+    if len(raw) > 3 and message_type == SECURITY_MODE_COMMAND:
+        fields |= _selected_algorithms(raw[3])
     for name, reader in MM_IE_READERS.items():
         ie = _present(message, name)
         if ie is not None:
@@ -231,6 +233,16 @@ def _requested_identity(value: int) -> dict[str, Any]:
 def _payload_container_type(value: int) -> dict[str, Any]:
     return {"payload_container_type": value,
             "payload_container_name": code_name(PAYLOAD_CONTAINER_NAMES, value)}
+
+
+SECURITY_MODE_COMMAND = 0x5D
+
+
+def _selected_algorithms(value: int) -> dict[str, Any]:
+    """The Selected NAS security algorithms (TS 24.501 9.11.3.34), the first octet of a
+    Security Mode Command: 5G-EA (ciphering) in the high nibble, 5G-IA (integrity) in the low;
+    0 is the null algorithm."""
+    return {"ciphering_algorithm": value >> 4, "integrity_algorithm": value & 0x0F}
 
 
 LOW_NIBBLE_READERS: dict[int, Callable[[int], dict[str, Any]]] = {

@@ -21,7 +21,12 @@ from fastapi.testclient import TestClient
 from console.app import create_app
 from console.auth.accounts import Accounts
 from console.auth.roles import Role
-from liaowang.config import ConsoleSettings, Settings
+from liaowang.config import (
+    ConsoleSettings,
+    DetectionSettings,
+    ResponseSettings,
+    Settings,
+)
 from liaowang.events import event_id
 from liaowang.schema import validate
 from pipelines.store import open_store
@@ -156,8 +161,12 @@ def tokens(accounts_template: AccountsTemplate) -> dict[Role, str]:
 
 
 @pytest.fixture
-def app(store: Store, accounts: Accounts, console_settings: ConsoleSettings) -> FastAPI:
-    return create_app(store, Settings(console=console_settings), accounts)
+def app(store: Store, accounts: Accounts, console_settings: ConsoleSettings,
+        tmp_path: Path) -> FastAPI:
+    detection = DetectionSettings(overrides_file=str(tmp_path / "rule-overrides.yml"))
+    response = ResponseSettings(actions_db=str(tmp_path / "actions.db"))
+    return create_app(store, Settings(console=console_settings, detection=detection,
+                                      response=response), accounts)
 
 
 @pytest.fixture

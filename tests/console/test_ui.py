@@ -41,7 +41,9 @@ CAPTURES = [S7 / "pcaps__s7__step7_s300_stop.pcapng",
             S7 / "pcaps__s7__s7comm_downloading_block_db1.pcap",
             S7 / "pcaps__s7__s7comm_reading_plc_status.pcap"]
 PLC_STOP = "S7comm PLC stop request"
+STOPPED_PLC = "s300-line-3"   # the configured asset the PLC stop is sent to
 ANALYST, VIEWER, PASSWORD = "mei", "wang.viewer", "correct horse battery staple"
+ADMIN = "lin.admin"
 MAX_LOGIN_FAILURES = 3
 LIAOWANG = str(Path(sys.executable).parent / "liaowang")
 
@@ -63,7 +65,17 @@ def _config(folder: Path) -> Path:
         f"store: {{url: 'sqlite:///{folder / 'events.db'}'}}\n"
         f"pipelines: {{spool: {{path: '{folder / 'spool'}'}}}}\n"
         f"console: {{accounts_db: '{folder / 'accounts.db'}', "
-        f"login_max_failures: {MAX_LOGIN_FAILURES}, stream_poll_s: 0.2}}\n")
+        f"login_max_failures: {MAX_LOGIN_FAILURES}, stream_poll_s: 0.2}}\n"
+        f"response: {{actions_db: '{folder / 'actions.db'}'}}\n"
+        f"detection: {{overrides_file: '{folder / 'rule-overrides.yml'}'}}\n"
+        # Nothing listens there: the alerts become dead letters once a second old.
+        f"webhooks: [{{name: soc, url: 'http://127.0.0.1:9/hook', max_age_s: 1, "
+        f"retry_first_s: 0.2}}]\n"
+        f"zones: [{{name: line-3, cidrs: [134.249.61.0/24], kind: ot}}]\n"
+        f"assets:\n"
+        f"  - {{name: {STOPPED_PLC}, ip: 134.249.61.163, zone: line-3, criticality: critical,"
+        f" role: plc}}\n"
+        f"  - {{name: lab-plc, ip: 192.168.1.40, criticality: low, role: plc}}\n")
     return config
 
 
@@ -74,7 +86,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     config = _config(folder)
     _liaowang("replay", *map(str, CAPTURES), "--config", str(config))
     (folder / "password").write_text(PASSWORD + "\n")
-    for name, role in [(ANALYST, "analyst"), (VIEWER, "viewer")]:
+    for name, role in [(ANALYST, "analyst"), (VIEWER, "viewer"), (ADMIN, "admin")]:
         _liaowang("users", "add", name, "--role", role,
                   "--password-file", str(folder / "password"), "--config", str(config))
     settings = load_config(config)
@@ -311,6 +323,35 @@ def test_bulk_assign_and_status_filter(page: Page, console: Console) -> None:
     expect(page.locator("#alerts-empty")).to_be_visible()
 
 
+def test_alerts_sort_by_risk_and_show_the_assets_and_zones(page: Page, console: Console,
+                                                           tmp_path: Path) -> None:
+    alerts = stored_alerts(console)
+    log_in(page)
+    page.goto(f"{console.url}/#/alerts")
+    expect(page.locator("#alert-rows tr")).to_have_count(len(alerts))
+    page.locator(".alerts-table th.col-risk").click()
+    expect(page.locator(".alerts-table th.col-risk")).to_have_attribute("aria-sort", "descending")
+    highest = sorted((a["event"]["risk_score"] for a in alerts), reverse=True)
+    expect(page.locator("#alert-rows .col-risk")).to_have_text(
+        [str(int(score + 0.5)) for score in highest])
+    riskiest = {a["event"]["id"] for a in alerts if a["event"]["risk_score"] == max(highest)}
+    assert page.locator("#alert-rows tr").first.get_attribute("data-id") in riskiest
+
+    (stop,) = [a for a in alerts if a["rule"]["name"] == PLC_STOP]
+    page.locator(f'#alert-rows tr[data-id="{stop["event"]["id"]}"]').click()
+    places = page.locator("#alert-detail .places")
+    expect(places).to_contain_text(f"{STOPPED_PLC} (plc)")
+    expect(places).to_contain_text("line-3 (ot)")
+    expect(places).to_contain_text("criticality 5/5")
+    page.screenshot(path=str(tmp_path / "alert-places.png"))
+    (folded,) = [a for a in alerts if "repeat_of" in a["alert"]]   # the SZL read bursts
+    page.locator(f'#alert-rows tr[data-id="{folded["event"]["id"]}"]').click()
+    expect(page.locator("#alert-detail")).to_contain_text(
+        f"Occurrences{folded['alert']['repeat_count']}")
+    page.locator(".alerts-table th.col-risk").click()
+    expect(page.locator(".alerts-table th.col-risk")).to_have_attribute("aria-sort", "none")
+
+
 def test_a_viewer_sees_alerts_but_cannot_triage(page: Page, console: Console) -> None:
     log_in(page, username=VIEWER)
     page.goto(f"{console.url}/#/alerts")
@@ -323,6 +364,41 @@ def test_a_viewer_sees_alerts_but_cannot_triage(page: Page, console: Console) ->
     expect(page.locator("#alert-detail .detail-actions")).to_be_hidden()
     expect(page.locator("#alert-detail .comment-form")).to_be_hidden()
     assert page.locator("#alert-rows .status").all_text_contents() == statuses
+
+
+# ---- incidents -----------------------------------------------------------------------------
+
+
+def test_open_an_incident_and_its_timeline(page: Page, console: Console, requested: list[str],
+                                           tmp_path: Path) -> None:
+    incidents = console.store.search_incidents().data
+    progressed = next(i for i in incidents if i["incident"]["stages"] == ["discovery", "command"])
+    body = progressed["incident"]
+    log_in(page)
+    page.locator('.tabs a[data-view="incidents"]').click()
+    expect(page.locator("#incident-rows tr")).to_have_count(len(incidents))
+    row = page.locator("#incident-rows tr", has_text=body["title"])
+    expect(row.locator(".stage.reached")).to_have_text(["Discovery", "Command"])
+
+    row.click()
+    detail = page.locator("#incident-detail")
+    expect(detail.locator("h3")).to_have_text(body["title"])
+    timeline = detail.locator("table.timeline-table tbody tr")
+    expect(timeline).to_have_count(len(body["timeline"]))
+    expect(timeline.first).to_contain_text(body["timeline"][0]["rule"])
+    detail.locator('button[data-status="in_progress"]').click()
+    expect(row.locator(".status")).to_have_text("In progress")
+    stored = console.store.get_incident(progressed["event"]["id"])
+    assert stored is not None and stored["incident"]["status"] == "in_progress"
+    page.screenshot(path=str(tmp_path / "incident-detail.png"))
+
+    page.locator("#language").select_option("zh-CN")
+    expect(detail.locator("h4").first).to_have_text("时间线")
+    expect(row.locator(".stage.reached")).to_have_text(["侦察", "控制"])
+    page.locator("#language").select_option("en")
+    timeline.first.click()
+    expect(page.locator("#alert-detail h3")).to_have_text(body["timeline"][0]["rule"])
+    assert foreign(requested, console) == []
 
 
 # ---- hunt ----------------------------------------------------------------------------------
@@ -417,3 +493,219 @@ def test_both_catalogues_name_every_string_of_the_page() -> None:
     used = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', markup))
     assert used - set(catalogues["en"]) == set()
     assert all(value.strip() for catalogue in catalogues.values() for value in catalogue.values())
+
+
+# ---- assets and settings -------------------------------------------------------------------
+
+
+def test_assets_view_shows_the_discovered_hosts(page: Page, console: Console,
+                                                requested: list[str], tmp_path: Path) -> None:
+    inventory = console.store.search_assets(size=1000)
+    assert inventory.count >= 4   # the S7 captures' PLCs and engineering stations
+    log_in(page)
+    page.locator('.tabs a[data-view="assets"]').click()
+    expect(page.locator("#asset-rows tr")).to_have_count(inventory.count)
+    expect(page.locator("#assets-count")).to_have_text(
+        f"{inventory.count} of {inventory.count} assets")
+    plc = page.locator('#asset-rows tr[data-ip="134.249.61.163"]')
+    expect(plc).to_contain_text("PLC")
+    expect(plc).to_contain_text("OT cell")
+    expect(plc.locator(".sev")).to_have_text("Critical")
+    plc.click()
+    detail = page.locator("#asset-detail")
+    expect(detail).to_contain_text(STOPPED_PLC)
+    expect(detail.locator(".asset-alerts")).to_contain_text(PLC_STOP)
+    page.screenshot(path=str(tmp_path / "asset-detail.png"))
+
+    page.locator("#asset-query").fill("6ES7")   # an S7 order number read from the SZL
+    page.locator("#asset-query").press("Enter")
+    expect(page.locator("#asset-rows tr")).to_have_count(1)
+    page.locator("#asset-rows tr").first.click()
+    expect(detail).to_contain_text("S7 module (SZL)")
+    expect(detail).to_contain_text("6ES7 151-8AB01-0AB0")
+    page.locator("#language").select_option("zh-CN")
+    expect(page.locator('.tabs a[data-view="assets"]')).to_have_text("资产")
+    expect(detail).to_contain_text("S7 模块（SZL）")
+    page.screenshot(path=str(tmp_path / "assets-zh-CN.png"))
+    assert foreign(requested, console) == []
+
+
+def test_settings_create_a_token_as_admin(page: Page, console: Console, requested: list[str],
+                                          tmp_path: Path) -> None:
+    log_in(page)
+    expect(page.locator('.tabs a[data-view="settings"]')).to_be_hidden()   # an analyst
+    page.locator("#logout").click()
+    log_in(page, username=ADMIN)
+    page.locator('.tabs a[data-view="settings"]').click()
+    expect(page.locator("#user-rows tr")).to_have_count(3)
+    page.locator("#token-name").fill("siem-export")
+    page.locator("#token-role").select_option("viewer")
+    page.locator("#token-days").fill("30")
+    page.locator("#token-form button[type=submit]").click()
+    secret = page.locator("#token-secret-value")
+    expect(page.locator("#token-secret")).to_be_visible()
+    expect(secret).to_have_text(re.compile(r"^\S{20,}$"))
+    token = secret.text_content()
+    expect(page.locator("#token-rows tr", has_text="siem-export")).to_have_count(1)
+    expect(page.locator("#audit-rows tr").first).to_contain_text("token.create")
+    page.screenshot(path=str(tmp_path / "settings.png"))
+
+    answer = page.request.get(f"{console.url}/api/alerts",
+                              headers={"Authorization": f"Bearer {token}"})
+    assert answer.status == 200   # the new token works, with its role
+    page.locator("#token-secret-done").click()
+    expect(page.locator("#token-secret")).to_be_hidden()
+    page.reload()
+    page.goto(f"{console.url}/#/settings")
+    expect(page.locator("#token-rows tr", has_text="siem-export")).to_have_count(1)
+    expect(page.locator("#token-secret")).to_be_hidden()   # shown once only
+    assert foreign(requested, console) == []
+
+
+def test_an_admin_switches_a_rule_off_in_the_rules_view(page: Page, console: Console,
+                                                       requested: list[str],
+                                                       tmp_path: Path) -> None:
+    log_in(page, username=VIEWER)
+    page.locator('.tabs a[data-view="rules"]').click()
+    stop = page.locator("#rule-rows tr", has_text=PLC_STOP)
+    expect(stop.locator(".rule-switch")).to_be_disabled()   # only admins switch rules
+    rules = page.request.get(f"{console.url}/api/rules").json()["data"]
+    expect(page.locator("#rule-rows tr")).to_have_count(len(rules))
+    page.locator("#logout").click()
+
+    log_in(page, username=ADMIN)
+    page.locator('.tabs a[data-view="rules"]').click()
+    page.locator("#rule-filter").fill("t0881 s7")
+    wanted = [r for r in rules if all(w in " ".join([r["title"], r["id"], str(r["dataset"]),
+                                                     r["level"], *r["techniques"], *r["tags"]])
+                                      .lower() for w in ("t0881", "s7"))]
+    expect(page.locator("#rule-rows tr")).to_have_count(len(wanted))
+    expect(stop.locator(".sev")).to_have_text("critical")
+    switch = stop.locator(".rule-switch")
+    expect(switch).to_be_checked()
+    switch.click()
+    expect(stop).to_have_class(re.compile(r"\bdisabled\b"))
+    expect(switch).not_to_be_checked()
+    page.screenshot(path=str(tmp_path / "rules.png"))
+    states = {r["title"]: r["enabled"]
+              for r in page.request.get(f"{console.url}/api/rules").json()["data"]}
+    assert states[PLC_STOP] is False and sum(not on for on in states.values()) == 1
+
+    page.reload()
+    page.goto(f"{console.url}/#/rules")
+    expect(stop.locator(".rule-switch")).not_to_be_checked()
+    page.locator("#language").select_option("zh-CN")
+    expect(page.locator('.tabs a[data-view="rules"]')).to_have_text("规则")
+    expect(stop.locator(".sev")).to_have_text("严重")
+    stop.locator(".rule-switch").click()   # on again, for the other tests
+    expect(stop.locator(".rule-switch")).to_be_checked()
+    assert foreign(requested, console) == []
+
+
+# ---- response actions, packets and webhooks ---------------------------------------------------
+
+
+def test_an_analyst_blocks_the_attacker_and_downloads_the_packets(
+        page: Page, console: Console, requested: list[str], tmp_path: Path) -> None:
+    stop = alert_named(console, PLC_STOP)
+    log_in(page)
+    page.goto(f"{console.url}/#/alerts/{stop['event']['id']}")
+    response = page.locator("#alert-response")
+    response.locator("#response-reason").fill("PLC stop from an unknown station")
+    response.locator("button.action-block").click()
+    record = response.locator(".action-record").first
+    expect(record).to_contain_text("dry run: recorded only")
+    expect(record.locator('[data-artefact="nftables"] pre')).to_contain_text(
+        f"saddr {stop['source']['ip']} counter drop")
+    page.screenshot(path=str(tmp_path / "alert-response.png"))
+
+    with page.expect_download() as download:
+        response.locator("#alert-pcap").click()
+    saved = tmp_path / "alert.pcap"
+    download.value.save_as(saved)
+    functions = subprocess.run(["tshark", "-n", "-r", str(saved), "-T", "fields", "-e",
+                                "s7comm.param.func"], capture_output=True, text=True,
+                               timeout=60, check=True).stdout.split()
+    assert "0x29" in functions      # the PLC stop job is among the packets
+    assert foreign(requested, console) == []
+
+
+def test_an_admin_replays_a_dead_letter(page: Page, console: Console, requested: list[str],
+                                        tmp_path: Path) -> None:
+    log_in(page, username=ADMIN)
+    page.locator('.tabs a[data-view="settings"]').click()
+    target = page.locator('#webhook-targets tr[data-webhook="soc"]')
+    expect(target).to_have_count(1)
+    dead = int(target.locator(".dead").text_content())
+    assert dead >= 1
+    expect(page.locator("#webhook-dead-letters tbody tr")).to_have_count(dead)
+    page.locator("#webhook-dead-letters button.replay").first.click()
+    expect(page.locator("#webhooks-note")).to_contain_text("1 alerts queued again")
+    expect(target.locator(".dead")).to_have_text(str(dead - 1))
+    expect(target.locator(".pending")).to_have_text("1")
+    audit = page.request.get(f"{console.url}/api/audit").json()["data"]
+    assert audit[0]["action"] == "webhook.replay" and audit[0]["username"] == ADMIN
+    page.screenshot(path=str(tmp_path / "webhooks.png"))
+    page.locator("#language").select_option("zh-CN")
+    expect(page.locator("#settings-webhooks h3")).to_have_text("Webhook 推送")
+    assert foreign(requested, console) == []
+
+
+def test_saved_queries_follow_the_user_to_another_browser(
+        page: Page, browser: Browser, console: Console, requested: list[str]) -> None:
+    query = "event.dataset:s7comm AND s7comm.function:28"
+    log_in(page)
+    page.goto(f"{console.url}/#/hunt")
+    page.locator("#hunt-query").fill(query)
+    page.locator("#hunt-query").press("Enter")
+    page.locator("#hunt-save").click()
+    expect(page.locator("#saved-queries .saved-load", has_text=query)).to_have_count(1)
+
+    elsewhere = _open(browser, console, requested, "en-US")   # a fresh profile: no storage
+    try:
+        log_in(elsewhere)
+        elsewhere.goto(f"{console.url}/#/hunt")
+        saved = elsewhere.locator("#saved-queries li", has_text=query)
+        expect(saved).to_have_count(1)
+        saved.locator(".saved-delete").click()
+        expect(saved).to_have_count(0)
+    finally:
+        elsewhere.context.close()
+    page.reload()
+    page.goto(f"{console.url}/#/hunt")
+    expect(page.locator("#saved-queries li", has_text=query)).to_have_count(0)
+    assert foreign(requested, console) == []
+
+
+
+# ---- sensors -------------------------------------------------------------------------------
+
+
+def test_the_sensors_view_lists_heartbeats_in_both_languages(
+        page: Page, console: Console, requested: list[str], tmp_path: Path) -> None:
+    from contextlib import closing
+
+    import httpx
+
+    from console.auth.accounts import Accounts
+    from console.auth.roles import Role
+
+    folder = Path(console.store.path).parent   # the fixture's folder holds accounts.db
+    with closing(Accounts.open(folder / "accounts.db")) as accounts:
+        token = accounts.tokens.create("tap-ui", Role.sensor, "tests")[1]
+    beat = {"name": "tap-east-1", "version": "0.1.0", "packets": 123456, "drops": 7,
+            "events": 4321, "lag": 1.5, "started": "2026-11-26T00:00:00Z"}
+    answer = httpx.post(f"{console.url}/api/sensors/heartbeat", json=beat,
+                        headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 204
+    log_in(page, VIEWER)
+    page.locator('.tabs a[data-view="sensors"]').click()
+    row = page.locator('#sensor-rows tr[data-name="tap-east-1"]')
+    expect(row).to_contain_text("123,456")
+    expect(row.locator(".chip")).to_have_text("live")
+    page.locator("#language").select_option("zh-CN")
+    expect(page.locator('.tabs a[data-view="sensors"]')).to_have_text("传感器")
+    expect(page.locator('#sensor-rows tr[data-name="tap-east-1"] .chip')).to_have_text("在线")
+    page.screenshot(path=str(tmp_path / "sensors-zh-CN.png"))
+    page.locator("#language").select_option("en")
+    assert foreign(requested, console) == []

@@ -7,7 +7,8 @@ import copy
 import yaml
 
 from detection.anomaly import AnomalyDetector, AnomalyModel
-from detection.baseline import Baseline, BaselineLearner
+from detection.baseline import Baseline, BaselineLearner, pair_key
+from detection.operations import client_server
 from liaowang.schema import validate
 from tests.detection.conftest import POLLER, Event, pair_events
 
@@ -40,7 +41,12 @@ def test_the_baseline_holds_the_pairs_operations_and_ranges_of_the_traffic(norma
     assert learned_pair.requests_per_minute["median"] > 0
     modbus_pairs = {f"{e['source']['ip']} -> {e['destination']['ip']}" for e in normal_events
                     if e["event"]["dataset"] == "modbus" and not e["modbus"]["is_response"]}
-    assert set(baseline.pairs) == modbus_pairs
+    assert {key for key, protocols in baseline.pairs.items() if "modbus" in protocols} == (
+        modbus_pairs)
+    flow_pairs = {pair_key(*client_server(e)) for e in normal_events
+                  if e["event"]["dataset"] == "flow"}
+    assert set(baseline.pairs) == modbus_pairs | flow_pairs
+    assert "tcp/502" in baseline.pairs[POLLER]["flow"].operations
 
 
 def test_the_file_form_is_sorted_yaml_that_reads_back_the_same(normal_events):

@@ -70,7 +70,8 @@ def test_lint_reports_every_error_with_file_and_line(tmp_path: Path) -> None:
 def test_lint_of_the_shipped_pack_is_clean() -> None:
     done = run("rules", "lint")
     assert done.returncode == 0, done.stdout
-    assert done.stdout == ""
+    # notes name the rules that wait for a list of the configuration (detection.lists)
+    assert [line for line in done.stdout.splitlines() if ": note: " not in line] == []
 
 
 def test_a_broken_rule_is_skipped_and_the_others_run(tmp_path: Path,

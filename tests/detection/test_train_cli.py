@@ -79,7 +79,9 @@ def test_an_approved_baseline_alerts_on_new_pairs_with_what_it_expected(
     assert all(a["baseline"]["expected"] == ["192.168.0.21 -> 192.168.0.20"] for a in new_pairs)
     observed = {a["baseline"]["observed"] for a in new_pairs}
     assert "192.168.0.21 -> 192.168.0.20" not in observed
-    assert len(observed) == len(new_pairs)
+    assert {a["event"]["dataset"] for a in new_pairs} == {"modbus", "flow"}
+    once = {(a["event"]["dataset"], a["baseline"]["observed"]) for a in new_pairs}
+    assert len(once) == len(new_pairs)
 
 
 def test_a_model_of_another_feature_schema_is_refused(model_file, tmp_path, capsys):

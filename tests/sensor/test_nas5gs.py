@@ -127,6 +127,12 @@ CASES = [
         "identity_type_name": "5g_s_tmsi", "amf_set_id": 1, "amf_pointer": 0,
         "tmsi": "c7004bb3"}),
     ("7e 00 99", {"message_type": 0x99, "message_name": "unknown-153", "body_decoded": False}),
+    # security mode command, integrity protected with new context: 5G-EA0 / 5G-IA2 selected,
+    # ngKSI 0, replayed UE security capabilities (EA f0, IA f0)
+    ("7e 03 5c2e8a2f 00 7e 00 5d 02 00 02f0f0", {
+        "message_name": "security_mode_command", "ciphering_algorithm": 0,
+        "integrity_algorithm": 2}),
+    ("7e 00 5d 10 00 02f0f0", {"ciphering_algorithm": 1, "integrity_algorithm": 0}),  # null IA
 ]
 
 

@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { $, button, cell, displayValue, element, field, flatten, flowText, formatTime }
   from "./dom.js";
+import { responseSection } from "./alert-response.js";
 import { t } from "./i18n.js";
 import { summary } from "./events.js";
 import { severityBadge, statusBadge, statusOf } from "./severity.js";
@@ -37,10 +38,17 @@ function overview(alert) {
     ["col.flow", flowText(alert)],
     ["col.dataset", field(alert, "event.dataset")],
     ["alerts.risk", field(alert, "event.risk_score")],
+    ["detail.repeat_count", occurrences(alert)],
     ["detail.observer", field(alert, "observer.name")],
     ["detail.capture", field(alert, "pcap.file")],
     ["col.frame", field(alert, "pcap.frame")],
   ]);
+}
+
+/** How many alerts this one stands for, when fusion folded repeats into it. */
+function occurrences(alert) {
+  const count = field(alert, "alert.repeat_count");
+  return count > 1 ? count : undefined;
 }
 
 function ruleSection(alert) {
@@ -53,7 +61,46 @@ function ruleSection(alert) {
     ["detail.technique_name", field(alert, "threat.technique.name")],
     ["detail.tactic", field(alert, "threat.tactic.name")],
     ["detail.reason", field(alert, "event.reason")],
+    ["detail.indicator", indicatorText(alert)],
   ]));
+}
+
+function indicatorText(alert) {
+  const name = field(alert, "threat.indicator.name");
+  if (!name) return undefined;
+  const about = field(alert, "threat.indicator.description");
+  const provider = field(alert, "threat.indicator.provider");
+  return [name, about, provider && `(${provider})`].filter(Boolean).join(" · ");
+}
+
+// Where each endpoint is, from the configured assets and zones (absent when not configured).
+function assetText(alert, side) {
+  const name = field(alert, `${side}.asset.name`);
+  if (!name) return undefined;
+  const role = field(alert, `${side}.asset.role`);
+  const level = field(alert, `${side}.asset.criticality`);
+  return [role ? `${name} (${role})` : name,
+    level && `${t("detail.criticality")} ${level}/5`].filter(Boolean).join(" · ");
+}
+
+function zoneText(alert, side) {
+  const zone = field(alert, `${side}.zone`);
+  if (!zone || typeof zone !== "string") return undefined;
+  const kind = field(alert, `${side}.zone_kind`);
+  const level = field(alert, `${side}.zone_criticality`);
+  return [kind ? `${zone} (${kind})` : zone,
+    level && `${t("detail.criticality")} ${level}/5`].filter(Boolean).join(" · ");
+}
+
+function placesSection(alert) {
+  const pairs = ["source", "destination"].flatMap((side) => [
+    [`detail.${side}_asset`, assetText(alert, side)],
+    [`detail.${side}_zone`, zoneText(alert, side)],
+  ]);
+  if (pairs.every(([, value]) => value === undefined)) return null;
+  const node = section("detail.places", definitions(pairs));
+  node.classList.add("places");
+  return node;
 }
 
 function featureTable(features) {
@@ -193,8 +240,9 @@ function header(alert) {
 
 function render({ alert, evidence }) {
   $("alert-detail").replaceChildren(header(alert), actions(alert), overview(alert),
-    ruleSection(alert), ...[anomalySection(alert)].filter(Boolean),
-    evidenceSection(alert, evidence ?? []), commentsSection(alert), allFields(alert));
+    ruleSection(alert), ...[placesSection(alert), anomalySection(alert)].filter(Boolean),
+    evidenceSection(alert, evidence ?? []), responseSection(alert), commentsSection(alert),
+    allFields(alert));
   $("alert-detail").hidden = false;
 }
 

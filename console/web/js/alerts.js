@@ -11,8 +11,8 @@ import { closeDetail, openDetail } from "./alert-detail.js";
 
 const PAGE_SIZE = 200;
 const KEY_STATUS = { a: "acknowledged", c: "closed_true_positive", f: "closed_false_positive" };
-const state = { wired: false, user: null, rows: [], count: 0, cursor: 0, selected: new Set(),
-  openId: null, generation: 0 };
+const state = { wired: false, user: null, rows: [], newest: [], count: 0, cursor: 0,
+  selected: new Set(), openId: null, generation: 0, byRisk: false };
 
 const idOf = (alert) => field(alert, "event.id");
 
@@ -25,6 +25,31 @@ function timeCell(timestamp) {
   const node = cell(shortTime(timestamp), "col-time");
   node.title = formatTime(timestamp);
   return node;
+}
+
+function riskCell(risk) {
+  const node = cell(typeof risk === "number" ? Math.round(risk) : "", "col-risk");
+  if (typeof risk === "number") node.title = String(risk);
+  return node;
+}
+
+const riskOf = (alert) => field(alert, "event.risk_score") ?? -1;
+
+/** The page in the chosen order: as the store gives it (newest first) or highest risk first. */
+function ordered() {
+  if (!state.byRisk) return [...state.newest];
+  return [...state.newest].sort((a, b) => riskOf(b) - riskOf(a));
+}
+
+function sortByRisk(byRisk) {
+  const current = state.rows[state.cursor];
+  state.byRisk = byRisk;
+  state.rows = ordered();
+  state.cursor = Math.max(0, current ? state.rows.indexOf(current) : 0);
+  const header = document.querySelector(".alerts-table th.col-risk");
+  header.setAttribute("aria-sort", byRisk ? "descending" : "none");
+  header.title = t(byRisk ? "alerts.sort_time" : "alerts.sort_risk");
+  render();
 }
 
 function alertRow(alert, index) {
@@ -49,7 +74,7 @@ function alertRow(alert, index) {
     cell(field(alert, "rule.name") ?? field(alert, "event.reason") ?? "", "col-rule"),
     cell(flowText(alert), "col-flow"), status,
     cell(field(alert, "alert.assignee") ?? "", "col-assignee"),
-    cell(field(alert, "event.risk_score") ?? "", "col-risk"));
+    riskCell(field(alert, "event.risk_score")));
   row.addEventListener("click", () => { moveCursor(index); open(id); });
   return row;
 }
@@ -67,7 +92,8 @@ async function load() {
   const generation = ++state.generation;
   const page = await api.get("/api/alerts", filters());
   if (generation !== state.generation) return;
-  state.rows = page.data;
+  state.newest = page.data;
+  state.rows = ordered();
   state.count = page.count;
   const ids = new Set(state.rows.map(idOf));
   state.selected = new Set([...state.selected].filter((id) => ids.has(id)));
@@ -181,6 +207,14 @@ function wire() {
   $("alert-status").addEventListener("change", loadSafely);
   $("alert-severity").addEventListener("change", loadSafely);
   $("select-all").addEventListener("click", toggleAll);
+  const riskHeader = document.querySelector(".alerts-table th.col-risk");
+  riskHeader.classList.add("sortable");
+  riskHeader.tabIndex = 0;
+  riskHeader.title = t("alerts.sort_risk");
+  riskHeader.addEventListener("click", () => sortByRisk(!state.byRisk));
+  riskHeader.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortByRisk(!state.byRisk); }
+  });
   for (const node of document.querySelectorAll("[data-bulk]")) {
     node.addEventListener("click", () => bulk({ status: node.dataset.bulk }));
   }
@@ -212,6 +246,7 @@ export async function show(arg) {
 
 export function stop() {
   state.rows = [];
+  state.newest = [];
   state.selected.clear();
   state.openId = null;
   closeDetail();

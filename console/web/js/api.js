@@ -61,4 +61,5 @@ export const api = {
   get: (path, params) => request("GET", path, { params }),
   post: (path, body) => request("POST", path, { body }),
   patch: (path, body) => request("PATCH", path, { body }),
+  delete: (path) => request("DELETE", path),
 };

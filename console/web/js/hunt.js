@@ -1,5 +1,5 @@
-// Hunt: a Lucene query over all events, a time range, a histogram, field columns, and
-// saved queries kept in this browser (localStorage).
+// Hunt: a Lucene query over all events, a time range, a histogram, field columns, and the
+// user's saved queries (kept on the server, so they follow the user; columns stay per browser).
 import { api } from "./api.js";
 import { $, button, cell, displayValue, element, field, formatTime } from "./dom.js";
 import { t } from "./i18n.js";
@@ -149,23 +149,9 @@ async function more() {
   }
 }
 
-// ---- saved queries ---------------------------------------------------------------------
+// ---- saved queries (per user, on the server: /api/saved-queries) ------------------------
 
-function savedQueries() {
-  try {
-    const saved = JSON.parse(localStorage.getItem(SAVED_KEY) ?? "[]");
-    return Array.isArray(saved) ? saved : [];
-  } catch {
-    return [];
-  }
-}
-
-function storeSaved(list) {
-  localStorage.setItem(SAVED_KEY, JSON.stringify(list));
-  renderSaved();
-}
-
-function savedItem(entry, index) {
+function savedItem(entry) {
   const item = element("li");
   const load = button(entry.name, "saved-load", () => {
     $("hunt-query").value = entry.query;
@@ -174,25 +160,41 @@ function savedItem(entry, index) {
     run();
   });
   load.title = entry.query;
-  const remove = button("×", "saved-delete", () => {
-    storeSaved(savedQueries().filter((_, i) => i !== index));
-  });
+  const remove = button("×", "saved-delete", () => deleteSaved(entry));
   remove.setAttribute("aria-label", t("hunt.delete_saved", { name: entry.name }));
   item.append(load, remove);
   return item;
 }
 
-function renderSaved() {
-  const list = savedQueries();
-  $("saved-queries").replaceChildren(...list.map(savedItem));
-  $("saved-empty").hidden = list.length > 0;
+async function renderSaved() {
+  try {
+    const list = (await api.get("/api/saved-queries")).data;
+    $("saved-queries").replaceChildren(...list.map(savedItem));
+    $("saved-empty").hidden = list.length > 0;
+  } catch (err) {
+    showError(err.message);
+  }
 }
 
-function saveCurrent() {
+async function deleteSaved(entry) {
+  try {
+    await api.delete(`/api/saved-queries/${entry.id}`);
+  } catch (err) {
+    showError(err.message);
+  }
+  renderSaved();
+}
+
+async function saveCurrent() {
   const query = $("hunt-query").value.trim();
   if (!query) return;
-  const others = savedQueries().filter((entry) => entry.query !== query);
-  storeSaved([...others, { name: query, query, range: $("hunt-range").value }]);
+  try {
+    await api.post("/api/saved-queries", { name: query.slice(0, 100), query,
+      range: $("hunt-range").value });
+  } catch (err) {
+    showError(err.message);
+  }
+  renderSaved();
 }
 
 // ---- view contract ---------------------------------------------------------------------

@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 
+from detection.incidents import IncidentCorrelator
 from detection.sigma import SigmaDetector
 from liaowang.events import event_id
 from liaowang.schema import validate
 from pipelines.store.base import Event, Store
 from tests.console.conftest import stamp
-from tests.utils.pcaps import captures_with, run_sensor
+from tests.utils.pcaps import PCAPS, captures_with, run_sensor
 
 REAL_CAPTURES = ("tests__modbus__modbus.pcap", "pcaps__ModbusTCP__modbus_test_data_part2.pcap")
 ATTACKER = "198.51.100.7"
+MODBUS_CAPTURE = PCAPS / "OISF__suricata-verify" / "tests__modbus__modbus.pcap"
 
 
 def make_alert(name: str, ago: timedelta, severity: int, evidence: list[Event],
@@ -46,7 +48,8 @@ def alerts(store: Store, events: dict[str, Event]) -> dict[str, Event]:
     """Four alerts by name, stored: severities 1-4, one closed, one acknowledged."""
     minute = timedelta(minutes=1)
     made = {
-        "write": make_alert("write", 2 * minute, 3, [events["write_request"]]),
+        "write": make_alert("write", 2 * minute, 3, [events["write_request"]]) |
+        {"log": {"file": {"path": str(MODBUS_CAPTURE)}}},   # its packets can be exported
         "exception": make_alert("exception", 3 * minute, 2,
                                 [events["exception"], events["write_request"]]),
         "closed_critical": make_alert("closed_critical", 4 * minute, 4, [events["read_request"]],
@@ -79,3 +82,14 @@ def real_alerts(store: Store, real_events: list[Event]) -> list[Event]:
     store.write(real_events)
     return [event for event in real_events if event["event"]["kind"] == "alert"]
 
+
+
+@pytest.fixture
+def incident(store: Store, alerts: dict[str, Event]) -> Event:
+    """The incident the correlator makes of the stored alerts (they share the PLC), stored."""
+    correlator = IncidentCorrelator()
+    correlator.process(sorted(alerts.values(), key=lambda alert: alert["@timestamp"]))
+    [document] = correlator.finish()
+    assert validate(document) == []
+    store.write_incidents([document])
+    return document

@@ -1,14 +1,16 @@
 """Who may call what: every API route of the app, for no credentials and for every role.
 
 The table below must list every route the app has (a new route fails the first test until it
-is given its role here), and each route is then called anonymously (401), by every role below
-its own (403), and by its own role and those above (allowed). Cookie sessions must also send
-their CSRF token on every state-changing route.
+is given its role here), and each route is then called anonymously (401), by every role its own
+does not allow (403: people's roles below it, and ``sensor`` for people's routes or people for
+the sensor's), and by the roles it allows (allowed). Cookie sessions must also send their CSRF
+token on every state-changing route that people may use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +20,18 @@ from fastapi.testclient import TestClient
 
 from console.auth.accounts import Accounts
 from console.auth.roles import Role
-from pipelines.store.base import Event
+from detection.incidents import incident_id
+from liaowang.config import PipelineSettings, SpoolSettings, WebhookSettings
+from pipelines.assets import AssetSink
+from pipelines.store.base import Event, Store
+from pipelines.webhooks.base import Message
+from pipelines.webhooks.ledger import Ledger
+from pipelines.webhooks.targets import target_folder
 from tests.console.conftest import password_of
 
 # The page itself holds no data: it loads, then logs in through the API.
 PUBLIC = {("GET", "/"), ("GET", "/api/health"), ("POST", "/api/auth/login")}
+S7_STOP_RULE = "c4f69ec5-e730-5378-8b1c-75ba789ae311"  # a shipped rule: "S7comm PLC stop request"
 
 MINIMUM_ROLE: dict[tuple[str, str], Role] = {
     ("POST", "/api/auth/logout"): Role.viewer,
@@ -44,11 +53,64 @@ MINIMUM_ROLE: dict[tuple[str, str], Role] = {
     ("POST", "/api/tokens"): Role.admin,
     ("DELETE", "/api/tokens/{token_id}"): Role.admin,
     ("GET", "/api/audit"): Role.admin,
+    ("GET", "/api/sensors"): Role.viewer,
+    ("GET", "/api/rules"): Role.viewer,
+    ("PATCH", "/api/rules/{rule_id}"): Role.admin,
+    ("POST", "/api/ingest"): Role.sensor,
+    ("POST", "/api/sensors/heartbeat"): Role.sensor,
+    # Actions change the network; packets carry subscriber data; webhook URLs carry tokens.
+    ("POST", "/api/alerts/{alert_id}/actions"): Role.analyst,
+    ("POST", "/api/incidents/{incident_id}/actions"): Role.analyst,
+    ("GET", "/api/actions"): Role.analyst,
+    ("GET", "/api/alerts/{alert_id}/pcap"): Role.analyst,
+    ("GET", "/api/webhooks"): Role.admin,
+    ("GET", "/api/webhooks/deliveries"): Role.admin,
+    ("GET", "/api/webhooks/dead-letters"): Role.admin,
+    ("POST", "/api/webhooks/dead-letters/{key}/replay"): Role.admin,
+    ("GET", "/api/incidents"): Role.viewer,
+    ("GET", "/api/incidents/{incident_id}"): Role.viewer,
+    ("PATCH", "/api/incidents/{incident_id}"): Role.analyst,
+    ("GET", "/api/assets"): Role.viewer,
+    ("GET", "/api/assets/{ip}"): Role.viewer,
+    ("GET", "/api/saved-queries"): Role.analyst,
+    ("POST", "/api/saved-queries"): Role.analyst,
+    ("DELETE", "/api/saved-queries/{query_id}"): Role.analyst,
 }
+
+DEAD_LETTER = "dead-alert-1"
+
+
+@pytest.fixture(autouse=True)
+def _incident_stored(incident: Event) -> None:
+    """The incident of the alerts, for the incident routes (opened by the earliest alert)."""
+
+
+@pytest.fixture(autouse=True)
+def _assets_stored(store: Store, events: dict[str, Event]) -> None:
+    """The inventory of the fixture events, for the asset routes."""
+    sink = AssetSink(store)
+    sink.write(list(events.values()))
+    sink.close()
+
+
+@pytest.fixture
+def app(app: FastAPI, tmp_path: Path) -> FastAPI:
+    """The app of the console tests, with a webhook target holding one dead letter."""
+    settings = app.state.settings.model_copy(update={
+        "webhooks": (WebhookSettings(name="soc", url="http://127.0.0.1:9/hook"),),
+        "pipelines": PipelineSettings(spool=SpoolSettings(path=str(tmp_path / "spool")))})
+    ledger = Ledger(target_folder(settings, "soc") / "deliveries.db")
+    alert = {"event": {"id": DEAD_LETTER, "kind": "alert"}}
+    ledger.record(Message((alert,), queued_at=0.0), "dead", 3, "HTTP 503")
+    ledger.close()
+    app.state.settings = settings
+    return app
+
 
 CASES = [(method, path, role, caller) for (method, path), role in MINIMUM_ROLE.items()
          for caller in [None, *Role]]
-UNSAFE = [route for route in MINIMUM_ROLE if route[0] not in ("GET", "HEAD")]
+UNSAFE = [route for route, role in MINIMUM_ROLE.items()
+          if route[0] not in ("GET", "HEAD") and Role.admin.allows(role)]
 
 
 def api_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -64,16 +126,29 @@ def concrete(method: str, path: str, alerts: dict[str, Event], events: dict[str,
     alert_id = alerts["write"]["event"]["id"]
     token_id = next(t.id for t in accounts.tokens.list() if t.name == "viewer-automation")
     url = path.format(alert_id=alert_id, event_id=events["flow"]["event"]["id"],
-                      username="viewer", token_id=token_id)
+                      username="viewer", token_id=token_id, rule_id=S7_STOP_RULE,
+                      key=DEAD_LETTER, ip=events["flow"]["source"]["ip"], query_id=1,
+                      incident_id=incident_id(min(
+                          alerts.values(), key=lambda a: a["@timestamp"])["event"]["id"]))
     bodies = {
         ("PATCH", "/api/alerts/{alert_id}"): {"status": "acknowledged"},
         ("POST", "/api/alerts/bulk"): {"ids": [alert_id], "status": "in_progress"},
         ("POST", "/api/users"): {"username": "newcomer", "password": "long enough password",
                                  "role": "viewer"},
         ("POST", "/api/tokens"): {"name": "ci", "role": "viewer"},
+        ("POST", "/api/alerts/{alert_id}/actions"): {"kind": "block", "reason": "access test"},
+        ("POST", "/api/incidents/{incident_id}/actions"): {"kind": "block",
+                                                           "reason": "access test"},
+        ("PATCH", "/api/rules/{rule_id}"): {"enabled": False},
+        ("PATCH", "/api/incidents/{incident_id}"): {"status": "acknowledged"},
+        ("POST", "/api/saved-queries"): {"name": "writes", "query": "modbus.function_code:16"},
+        ("POST", "/api/sensors/heartbeat"): {"name": "tap9", "version": "0.1.0",
+                                             "started": "2026-01-01T00:00:00Z"},
     }
     params = {"/api/events/terms": {"field": "event.dataset"}}
-    return url, {"json": bodies.get((method, path)), "params": params.get(path)}
+    content = {"/api/ingest": b""}   # an empty batch: nothing to spool
+    return url, {"json": bodies.get((method, path)), "params": params.get(path),
+                 "content": content.get(path)}
 
 
 def call(client: TestClient, method: str, url: str, **kwargs: Any) -> int:

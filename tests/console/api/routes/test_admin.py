@@ -18,7 +18,7 @@ def actions(client: TestClient, size: int) -> list[tuple[str, str, str]]:
 def test_users_listed_without_secrets(client: TestClient) -> None:
     users = client.get("/api/users").json()["data"]
     assert [(u["username"], u["role"]) for u in users] == [
-        ("admin", "admin"), ("analyst", "analyst"), ("viewer", "viewer")]
+        ("admin", "admin"), ("analyst", "analyst"), ("sensor", "sensor"), ("viewer", "viewer")]
     assert all(set(u) == {"username", "role", "created_at"} for u in users)
 
 

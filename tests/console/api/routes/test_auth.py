@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from console.auth.accounts import Accounts
-from console.auth.roles import Role
+from console.auth.roles import PEOPLE, Role
 from tests.console.conftest import password_of
 
 
@@ -126,7 +126,7 @@ def test_success_forgets_earlier_failures(anonymous: TestClient) -> None:
     login(anonymous, "viewer")
 
 
-@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("role", PEOPLE)
 def test_me_with_a_token(client_as: Callable[[Role], TestClient], role: Role) -> None:
     response = client_as(role).get("/api/auth/me")
     assert response.json() == {"username": f"{role}-automation", "role": role,
