@@ -53,7 +53,7 @@ Value = str | int | float | bool | IpAddress
 MAX_DEPTH = 64
 MAX_TERMS = 512
 _DAY_US = 86_400_000_000
-_NUMERIC = {"integer", "long", "float"}
+_NUMERIC = {"integer", "long", "unsigned_long", "float"}
 _V4_MAPPED = b"\0" * 10 + b"\xff\xff"
 _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _SAFE_NAME = re.compile(r"^@?[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
@@ -330,7 +330,8 @@ def _value(field: FieldSpec, text: str, item: tree.Item) -> Value:
     return text
 
 
-_A_TYPE = {"integer": "a number", "long": "a number", "float": "a number",
+_A_TYPE = {"integer": "a number", "long": "a number", "unsigned_long": "a number",
+           "float": "a number",
            "boolean": "true or false", "ip": "an IP address or network", "date": "a date"}
 
 

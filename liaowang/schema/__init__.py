@@ -31,6 +31,7 @@ JSON_TYPES: dict[str, str] = {
     "ip": "string",
     "integer": "integer",
     "long": "integer",
+    "unsigned_long": "integer",   # 64-bit protocol counters and identifiers (PFCP SEIDs, volumes)
     "float": "number",
     "boolean": "boolean",
     "object": "object",      # kept as it is: stored, never searched

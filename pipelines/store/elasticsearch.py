@@ -66,7 +66,7 @@ ALL_TEXT = "lw_text"
 TEXT_SUBFIELD = "text"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ES_TYPES = {"keyword": "keyword", "ip": "ip", "date": "date_nanos", "integer": "long",
-            "long": "long", "float": "double", "boolean": "boolean"}
+            "long": "long", "unsigned_long": "long", "float": "double", "boolean": "boolean"}
 _REQUIRED = ("event.id", "@timestamp", "event.kind", "event.dataset")
 _TRANSPORT_ERRORS = (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout)
 
@@ -90,6 +90,10 @@ def _leaf_mapping(spec: FieldSpec) -> dict[str, Any]:
     leaf: dict[str, Any] = {"type": ES_TYPES[spec.type], "copy_to": ALL_TEXT}
     if spec.type == "keyword":
         leaf["ignore_above"] = 4096
+    elif spec.type == "unsigned_long":
+        # The ``unsigned_long`` type is an x-pack module; values of 2^63 and above (PFCP's
+        # all-ones SEIDs and volumes) stay in the document but are not searchable here.
+        leaf["ignore_malformed"] = True
     elif spec.type != "date":
         # Wildcards on addresses and numbers (``source.ip:192.168.1.*``) read their text.
         leaf["fields"] = {TEXT_SUBFIELD: {"type": "keyword"}}
@@ -446,7 +450,7 @@ def _json_value(value: Any) -> Any:
 def _term_key(spec: FieldSpec, bucket: dict[str, Any]) -> Any:
     if spec.type == "boolean":
         return bool(bucket["key"])
-    if spec.type == "integer" or spec.type == "long":
+    if spec.type in {"integer", "long", "unsigned_long"}:
         return int(bucket["key"])
     return bucket["key"]
 

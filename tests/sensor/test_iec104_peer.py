@@ -85,7 +85,8 @@ def send_commands(port: int) -> list[Any]:
         setpoint.value = c104.Int16(SETPOINT)
         switch.transmit(cause=c104.Cot.ACTIVATION)
         setpoint.transmit(cause=c104.Cot.ACTIVATION)
-        time.sleep(0.5)
+        wait_for(lambda: len(received) == 2, "the server did not receive both commands")
+        time.sleep(0.2)   # the confirmations, so that the capture holds whole exchanges
     finally:
         client.stop()
         server.stop()

@@ -13,7 +13,7 @@ import pytest
 
 from liaowang.events import iso_timestamp
 from pipelines.store.base import Event, QueryError, SearchResult, Store, StoreError, TimeRange
-from tests.utils.events import at, modbus_event
+from tests.utils.events import at, make_event, modbus_event
 
 ALL = {"read", "read_reply", "write", "exception", "alert", "flow", "weird", "weird_v6"}
 MODBUS = {"read", "read_reply", "write", "exception", "alert"}
@@ -43,6 +43,23 @@ def test_write_then_get_returns_the_event_unchanged(store: Store,
     assert store.write(list(events.values())) == len(events)
     for event in events.values():
         assert store.get(event["event"]["id"]) == event
+
+
+def test_unsigned_64_bit_numbers_are_kept(store: Store) -> None:
+    """PFCP SEIDs and volume counters use all 64 bits; a store must neither refuse nor round
+    them, and finds the SEIDs below 2^63 that real peers hand out."""
+    everything = 2**64 - 1
+    huge = make_event("pfcp", at(5), pfcp={"message_type": 54, "sequence": 7, "seid": everything,
+                                           "usage_report": {"total_volume": [everything - 1]}})
+    usual = make_event("pfcp", at(6), pfcp={"message_type": 54, "sequence": 8,
+                                            "seid": 2**62 + 3})
+    assert store.write([huge, usual]) == 2
+    assert store.get(huge["event"]["id"]) == huge
+    assert names_of(store.search(f"pfcp.seid:{2**62 + 3}")) == [usual["event"]["id"]]
+
+
+def names_of(result: SearchResult) -> list[str]:
+    return [event["event"]["id"] for event in result.data]
 
 
 def test_get_unknown_id_is_none(filled: Store) -> None:

@@ -8,12 +8,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import positive_data_acceptance
 
 from console.auth.roles import Role
 from console.cli_reload import signature_detector
@@ -21,7 +17,6 @@ from detection.sigma.loader import SHIPPED_RULES, load_pack
 from detection.sigma.reload import ReloadingDetector
 from pipelines.store.base import Event, Store
 from tests.console.api.conftest import make_alert
-from tests.console.api.test_openapi_fuzz import EXAMPLES_PER_OPERATION, operations
 
 S7_STOP = "c4f69ec5-e730-5378-8b1c-75ba789ae311"      # S7comm PLC stop request
 STOP_EVENT: Event = {
@@ -109,18 +104,3 @@ def test_a_broken_switches_file_is_reported_not_overwritten(client: TestClient,
     assert str(path) in answer.json()["detail"] and "enabled" in answer.json()["detail"]
     assert client.patch(f"/api/rules/{S7_STOP}", json={"enabled": False}).status_code == 503
     assert path.read_text() == "rules: {x: {enabled: maybe}}\n"
-
-
-@pytest.mark.parametrize("label", ["GET /api/rules", "PATCH /api/rules/{rule_id}"])
-def test_no_server_errors_on_fuzzed_requests(label: str, app: FastAPI,
-                                             tokens: dict[Role, str]) -> None:
-    (operation,) = [op for op in operations(app) if op.label == label]
-    headers = {"Authorization": f"Bearer {tokens[Role.admin]}"}
-
-    @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    def exchange(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
-
-    exchange()
