@@ -2,6 +2,7 @@
 // Plain JavaScript modules, no build step; every asset comes from this server.
 import { api, onUnauthorized, setCsrfToken } from "./js/api.js";
 import { $ } from "./js/dom.js";
+import { clearError } from "./js/errors.js";
 import { defaultLanguage, onLanguageChange, setLanguage } from "./js/i18n.js";
 import { initLogin, showLogin } from "./js/login.js";
 import * as dashboard from "./js/dashboard.js";
@@ -42,6 +43,7 @@ export function enterConsole(user) {
   document.body.dataset.role = user.role;
   $("whoami").textContent = `${user.username} · ${user.role}`;
   $("login-view").hidden = true;
+  clearError();   // what failed for the last user is not this user's business
   $("app-view").hidden = false;
   for (const view of Object.values(VIEWS)) view.init(user);
   route();

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sigma.correlations import SigmaCorrelationRule
-from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.rule import SigmaRule
 
 from detection.sigma.alerts import RuleInfo
 from detection.sigma.detector import SigmaDetector
 from detection.sigma.examples import examples_path
-from detection.sigma.lists import Lists
+from detection.sigma.lists import Lists, detection_items
 from detection.sigma.loader import SHIPPED_RULES, AnyRule, RulePack, load_pack
 from detection.sigma.locate import RuleProblem, RuleSource
 from liaowang.schema import DATASETS, FIELDS
@@ -80,18 +80,9 @@ def check_fields(rule: AnyRule, source: RuleSource) -> list[RuleProblem]:
 
 def _rule_fields(rule: SigmaRule) -> Iterator[tuple[str, tuple[str, ...]]]:
     for detection in rule.detection.detections.values():
-        for item in _items(detection):
+        for item in detection_items(detection):
             if item.field:
                 yield item.field, ("detection",)
-
-
-def _items(detection: SigmaDetection) -> Iterator[SigmaDetectionItem]:
-    for item in detection.detection_items:
-        if isinstance(item, SigmaDetection):
-            yield from _items(item)
-        else:
-            yield item
-
 
 def _correlation_fields(rule: SigmaCorrelationRule) -> Iterator[tuple[str, tuple[str, ...]]]:
     aliases = {alias.alias for alias in rule.aliases}

@@ -118,13 +118,14 @@ def list_names(rule: SigmaRule) -> set[str]:
 
 def _detection_items(rule: SigmaRule) -> Iterator[SigmaDetectionItem]:
     for detection in rule.detection.detections.values():
-        yield from _items(detection)
+        yield from detection_items(detection)
 
 
-def _items(detection: SigmaDetection) -> Iterator[SigmaDetectionItem]:
+def detection_items(detection: SigmaDetection) -> Iterator[SigmaDetectionItem]:
+    """The leaf items of a detection, through its nested detections."""
     for item in detection.detection_items:
         if isinstance(item, SigmaDetection):
-            yield from _items(item)
+            yield from detection_items(item)
         else:
             yield item
 

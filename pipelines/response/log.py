@@ -16,13 +16,14 @@ True
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from pipelines.sqlitedb import open_shared
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS actions (
@@ -37,13 +38,8 @@ Record = dict[str, Any]
 
 class ActionLog:
     def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = open_shared(path, SCHEMA)
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
 
     def add(self, record: Record) -> bool:
         """Keep ``record``; False when an action of its id is already kept."""

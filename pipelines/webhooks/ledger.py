@@ -20,7 +20,6 @@ than ``RETENTION_S`` are pruned when the file is opened; dead letters stay until
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -30,6 +29,7 @@ from typing import Literal
 
 import orjson
 
+from pipelines.sqlitedb import open_shared
 from pipelines.webhooks.base import Event, Message
 
 RETENTION_S = 30 * 86_400
@@ -60,13 +60,9 @@ class MessageRecord:
 
 class Ledger:
     def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = open_shared(path, SCHEMA)
         self._lock = threading.Lock()
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
             self._prune(time.time() - RETENTION_S)
 
     def undelivered(self, alerts: Iterable[Event]) -> list[Event]:

@@ -6,8 +6,9 @@ import { responseSection } from "./alert-response.js";
 import { t } from "./i18n.js";
 import { summary } from "./events.js";
 import { severityBadge, statusBadge, statusOf } from "./severity.js";
+import { triageBar } from "./triage.js";
+import { showError } from "./errors.js";
 
-const STATUSES = ["acknowledged", "in_progress", "closed_true_positive", "closed_false_positive"];
 const state = { id: null, onChanged: () => {} };
 
 function section(titleKey, ...children) {
@@ -176,8 +177,7 @@ async function patch(changes) {
     state.onChanged();
     await openDetail(state.id, state.onChanged);
   } catch (err) {
-    $("app-error").textContent = t("error.action", { message: err.message });
-    $("app-error").hidden = false;
+    showError("error.action", err);
   }
 }
 
@@ -201,22 +201,8 @@ function commentsSection(alert) {
 }
 
 function actions(alert) {
-  const bar = element("div", "detail-actions needs-analyst");
-  for (const status of STATUSES) {
-    const node = button(t(`status.${status}`), `status-action status-${status}`,
-      () => patch({ status }));
-    node.dataset.status = status;
-    node.disabled = statusOf(alert) === status;
-    bar.append(node);
-  }
-  const assignee = element("input", "assignee");
-  assignee.id = "detail-assignee";
-  assignee.value = field(alert, "alert.assignee") ?? "";
-  assignee.placeholder = t("alerts.assignee");
-  assignee.setAttribute("aria-label", t("alerts.assignee"));
-  bar.append(assignee, button(t("action.assign"), "",
-    () => patch({ assignee: assignee.value.trim() || null })));
-  return bar;
+  return triageBar({ status: statusOf(alert), inputId: "detail-assignee",
+    assignee: field(alert, "alert.assignee"), patch });
 }
 
 function allFields(alert) {

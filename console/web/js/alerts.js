@@ -8,6 +8,7 @@ import { $, cell, element, field, flowText, formatTime, shortTime } from "./dom.
 import { t } from "./i18n.js";
 import { severityBadge, statusBadge, statusOf } from "./severity.js";
 import { closeDetail, openDetail } from "./alert-detail.js";
+import { loadReporting, showError } from "./errors.js";
 
 const PAGE_SIZE = 200;
 const KEY_STATUS = { a: "acknowledged", c: "closed_true_positive", f: "closed_false_positive" };
@@ -101,14 +102,8 @@ async function load() {
   render();
 }
 
-async function loadSafely() {
-  try {
-    await load();
-    $("app-error").hidden = true;
-  } catch (err) {
-    $("app-error").textContent = t("error.load", { message: err.message });
-    $("app-error").hidden = false;
-  }
+function loadSafely() {
+  return loadReporting(load);
 }
 
 // ---- selection and cursor --------------------------------------------------------------
@@ -148,8 +143,7 @@ async function bulk(changes) {
     await load();
     if (state.openId && ids.includes(state.openId)) await openDetail(state.openId, onChanged);
   } catch (err) {
-    $("app-error").textContent = t("error.action", { message: err.message });
-    $("app-error").hidden = false;
+    showError("error.action", err);
   }
 }
 

@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { $, button, cell, displayValue, element, field, formatTime, shortTime } from "./dom.js";
 import { t } from "./i18n.js";
 import { severityBadge } from "./severity.js";
+import { loadReporting } from "./errors.js";
 
 const PAGE_SIZE = 200;
 const ZONES = ["ot", "5gc", "ran", "it", "dmz"];
@@ -199,14 +200,8 @@ function closeDetail() {
 
 // ---- view contract -----------------------------------------------------------------------
 
-async function loadSafely() {
-  try {
-    await load();
-    $("app-error").hidden = true;
-  } catch (err) {
-    $("app-error").textContent = t("error.load", { message: err.message });
-    $("app-error").hidden = false;
-  }
+function loadSafely() {
+  return loadReporting(load);
 }
 
 function wire() {

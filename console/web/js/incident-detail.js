@@ -4,9 +4,10 @@ import { api } from "./api.js";
 import { $, button, cell, displayValue, element, field, flowText, formatTime } from "./dom.js";
 import { t } from "./i18n.js";
 import { severityBadge, statusBadge } from "./severity.js";
+import { triageBar } from "./triage.js";
+import { showError } from "./errors.js";
 
 const STAGES = ["discovery", "command", "impact"];
-const STATUSES = ["acknowledged", "in_progress", "closed_true_positive", "closed_false_positive"];
 const state = { id: null, onChanged: () => {} };
 
 export function incidentStatus(incident) {
@@ -109,28 +110,13 @@ async function patch(changes) {
     state.onChanged();
     await openIncident(state.id, state.onChanged);
   } catch (err) {
-    $("app-error").textContent = t("error.action", { message: err.message });
-    $("app-error").hidden = false;
+    showError("error.action", err);
   }
 }
 
 function actions(incident) {
-  const bar = element("div", "detail-actions needs-analyst");
-  for (const status of STATUSES) {
-    const node = button(t(`status.${status}`), `status-action status-${status}`,
-      () => patch({ status }));
-    node.dataset.status = status;
-    node.disabled = incidentStatus(incident) === status;
-    bar.append(node);
-  }
-  const assignee = element("input", "assignee");
-  assignee.id = "incident-assignee";
-  assignee.value = field(incident, "incident.assignee") ?? "";
-  assignee.placeholder = t("alerts.assignee");
-  assignee.setAttribute("aria-label", t("alerts.assignee"));
-  bar.append(assignee, button(t("action.assign"), "",
-    () => patch({ assignee: assignee.value.trim() || null })));
-  return bar;
+  return triageBar({ status: incidentStatus(incident), inputId: "incident-assignee",
+    assignee: field(incident, "incident.assignee"), patch });
 }
 
 function comment(entry) {

@@ -6,6 +6,7 @@ import { $, cell, element, field, formatTime, shortTime } from "./dom.js";
 import { t } from "./i18n.js";
 import { severityBadge, statusBadge } from "./severity.js";
 import { closeIncident, incidentStatus, openIncident, stageChain } from "./incident-detail.js";
+import { loadReporting } from "./errors.js";
 
 const PAGE_SIZE = 200;
 const state = { wired: false, rows: [], count: 0, openId: null, generation: 0 };
@@ -56,14 +57,8 @@ async function load() {
   render();
 }
 
-async function loadSafely() {
-  try {
-    await load();
-    $("app-error").hidden = true;
-  } catch (err) {
-    $("app-error").textContent = t("error.load", { message: err.message });
-    $("app-error").hidden = false;
-  }
+function loadSafely() {
+  return loadReporting(load);
 }
 
 function wire() {
