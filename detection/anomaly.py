@@ -30,6 +30,7 @@ from detection.features import (
 from detection.models import WindowIsolationForest
 
 MAX_TRAINING_WINDOWS = 50_000
+CALIBRATION_FOLDS = 5
 MAX_REPORTED = 100_000
 EXPLAINED_FEATURES = 3
 
@@ -75,7 +76,13 @@ def _window_key(window: Window) -> str:
 
 
 class Trainer:
-    """Collects normal events (in event-time order) and fits an :class:`AnomalyModel`."""
+    """Collects normal events (in event-time order) and fits an :class:`AnomalyModel`.
+
+    The window threshold is calibrated on :data:`CALIBRATION_FOLDS` periods of the training
+    windows, each scored by a forest that did not learn it (see
+    :class:`~detection.models.WindowIsolationForest`), so normal windows the model never saw
+    stay below it as the training windows do.
+    """
 
     def __init__(self, window_seconds: float = 60.0, random_state: int = 0,
                  threshold_quantile: float = 1.0) -> None:
@@ -108,6 +115,7 @@ class Trainer:
                 for k, r in zip(keys, own, strict=True)]
         estimator = WindowIsolationForest(threshold_quantile=self.threshold_quantile,
                                           min_scale=list(MIN_SCALES),
+                                          calibration_folds=CALIBRATION_FOLDS,
                                           random_state=self.random_state).fit(rows)
         training = {"start": baseline.start, "end": baseline.end, "windows": len(rows)}
         return AnomalyModel(baseline, estimator, rows, medians, self.window_seconds, training)

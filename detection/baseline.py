@@ -6,7 +6,9 @@ person can review and diff, approved by a person (``approved: true``), and only 
 new operation on a known pair, a Modbus write outside the learned register ranges, a value
 written beyond the range learned for its register, IOA or object (:mod:`detection.values`) —
 with what was expected and what was seen. Flows (``flow`` events) count too: their operation is
-the service, ``tcp/502``, so a host opening a connection it never opened is a new pair.
+the service, ``tcp/502``, so a host opening a connection it never opened is a new pair. Local
+name-service chatter between hosts the baseline knows is let pass
+(:mod:`detection.name_services`).
 
 Pairs are ``"client -> server"`` (a response counts on its request's pair), one entry per
 protocol (event dataset) under each.
@@ -44,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from detection.name_services import NAME_SERVICES, group_address, known_hosts, name_service
 from detection.operations import (
     Event,
     client_server,
@@ -127,13 +130,15 @@ class Baseline:
     approved: bool = False
     approved_by: str | None = None
     approved_at: str | None = None
+    name_services: list[str] = field(default_factory=lambda: list(NAME_SERVICES))
     _clients: dict[tuple[str, str], ProtocolBaseline] = field(
         default_factory=dict, repr=False, compare=False)
+    _hosts: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     def violations(self, event: Event) -> list[Violation]:
         """What ``event`` does that this baseline never saw (whether approved or not)."""
         view, ends = view_of(event), client_server(event)
-        if view is None or ends is None:
+        if view is None or ends is None or self.known_name_lookup(event, ends):
             return []
         key, dataset = pair_key(*ends), event["event"]["dataset"]
         if dataset not in self.pairs.get(key, {}):
@@ -148,6 +153,16 @@ class Baseline:
                 sorted(learned.operations, key=_natural), operation))
         return found + _write_violations(event, key, learned) + _value_violations(
             event, key, learned)
+
+    def known_name_lookup(self, event: Event, ends: tuple[str, str]) -> bool:
+        """Whether ``event`` is name-service chatter between hosts this baseline knows
+        (why that is no violation: :mod:`detection.name_services`)."""
+        if name_service(event, self.name_services) is None:
+            return False
+        if self._hosts is None:
+            self._hosts = known_hosts(self.pairs)
+        client, server = ends
+        return client in self._hosts and (server in self._hosts or group_address(server))
 
     def client_wide(self, client: str, dataset: str) -> ProtocolBaseline:
         """What ``client`` was seen doing with ``dataset`` towards any of its servers.
@@ -175,6 +190,7 @@ class Baseline:
             "approved": self.approved,
             "approved_by": self.approved_by,
             "approved_at": self.approved_at,
+            "name_services": self.name_services,
             "span": {"start": self.start, "end": self.end},
             "pairs": {key: {ds: pb.to_dict() for ds, pb in protocols.items()}
                       for key, protocols in self.pairs.items()},
@@ -185,8 +201,10 @@ class Baseline:
         pairs = {key: {ds: ProtocolBaseline.from_dict(pb) for ds, pb in protocols.items()}
                  for key, protocols in (data.get("pairs") or {}).items()}
         span = data.get("span") or {}
+        services = data.get("name_services")
         return cls(pairs, span.get("start"), span.get("end"), bool(data.get("approved")),
-                   data.get("approved_by"), data.get("approved_at"))
+                   data.get("approved_by"), data.get("approved_at"),
+                   list(NAME_SERVICES) if services is None else [str(s) for s in services])
 
 
 def _union(learned: list[ProtocolBaseline]) -> ProtocolBaseline:

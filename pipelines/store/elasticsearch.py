@@ -65,6 +65,7 @@ from pipelines.store.incidents import IncidentFilter, split_incidents
 ALL_TEXT = "lw_text"
 TEXT_SUBFIELD = "text"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DOWN_S = 10.0
 ES_TYPES = {"keyword": "keyword", "ip": "ip", "date": "date_nanos", "integer": "long",
             "long": "long", "unsigned_long": "long", "float": "double", "boolean": "boolean"}
 _REQUIRED = ("event.id", "@timestamp", "event.kind", "event.dataset")
@@ -137,6 +138,7 @@ class ElasticsearchStore(Store):
         self._incidents_ready = False
         self.assets = AssetIndex(self.client, f"{prefix}-assets", self._call, refresh)
         self._ready = False
+        self._down_until = 0.0
 
     def __repr__(self) -> str:
         return f"ElasticsearchStore({self.url!r}, prefix={self.prefix!r})"
@@ -350,13 +352,23 @@ class ElasticsearchStore(Store):
 
     def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
         """An API call, with transport failures and server errors as store errors; a busy or
-        starting cluster (429, 5xx: a shard of a new index not started yet) is asked again."""
-        for attempt in range(self.retries):
+        starting cluster (429, 5xx: a shard of a new index not started yet) is asked again.
+        Once a call has failed every attempt, calls in the next ``DOWN_S`` seconds are tried
+        once: a cluster that is down would otherwise hold every caller (a live sensor's asset
+        flush, a console page) for the whole back-off."""
+        attempts = 0 if time.monotonic() < self._down_until else self.retries
+        for attempt in range(attempts):
             try:
                 return self._call_once(method, **kwargs)
             except StoreUnavailable:
                 time.sleep(self.backoff_s * 2 ** attempt)
-        return self._call_once(method, **kwargs)
+        try:
+            answer = self._call_once(method, **kwargs)
+        except StoreUnavailable:
+            self._down_until = time.monotonic() + DOWN_S
+            raise
+        self._down_until = 0.0
+        return answer
 
     def _call_once(self, method: Callable[..., Any], **kwargs: Any) -> Any:
         try:

@@ -110,3 +110,44 @@ def test_a_saved_model_scores_as_the_trained_one(model: AnomalyModel, tmp_path):
     rows = np.asarray(model.training_windows)
     assert np.array_equal(loaded.estimator.anomaly_score(rows), model.estimator.anomaly_score(rows))
     assert loaded.baseline == model.baseline
+
+
+def two_periods(rng: np.random.Generator, rows: int) -> np.ndarray:
+    """Normal rows of a long period, then of a short one in which the first feature runs
+    higher (a behaviour training saw in one period only)."""
+    first, second = rng.normal(5, 1, size=(rows * 4, 4)), rng.normal(5, 1, size=(rows, 4))
+    second[:, 0] += 3
+    return np.vstack([first, second])
+
+
+def test_an_out_of_fold_threshold_keeps_unseen_normal_windows_quieter():
+    in_sample, calibrated = [], []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        training, fresh = two_periods(rng, 60), two_periods(rng, 2000)[-2000:]
+        plain = WindowIsolationForest(random_state=seed).fit(training)
+        folded = WindowIsolationForest(calibration_folds=5, random_state=seed).fit(training)
+        assert folded.threshold_ >= plain.threshold_
+        assert folded.anomaly_score(training).max() <= folded.threshold_
+        far = np.array([[30.0, 5.0, 5.0, 5.0]])
+        assert folded.predict(far).tolist() == [-1]
+        in_sample.append((plain.anomaly_score(fresh) > plain.threshold_).mean())
+        calibrated.append((folded.anomaly_score(fresh) > folded.threshold_).mean())
+    assert all(c <= p for c, p in zip(calibrated, in_sample, strict=True))
+    assert sum(calibrated) <= 0.5 * sum(in_sample)
+
+
+def test_too_few_rows_for_the_folds_leave_the_in_sample_threshold():
+    data = np.random.default_rng(2).normal(size=(9, 3))
+    plain = WindowIsolationForest(random_state=0).fit(data)
+    folded = WindowIsolationForest(calibration_folds=5, random_state=0).fit(data)
+    assert folded.threshold_ == plain.threshold_
+    with pytest.raises(ValueError, match="calibration_folds"):
+        WindowIsolationForest(calibration_folds=1).fit(data)
+
+
+def test_the_estimator_with_calibration_passes_the_scikit_learn_checks():
+    results = check_estimator(WindowIsolationForest(n_estimators=5, threshold_quantile=0.9,
+                                                    calibration_folds=3, random_state=0),
+                              on_skip=None)
+    assert [r["check_name"] for r in results if r["status"] == "failed"] == []

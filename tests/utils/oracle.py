@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
+import pickle
 import shutil
 import subprocess
 import threading
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None,
@@ -62,15 +63,20 @@ def tshark(path: Path, *args: str) -> str:
     """tshark's output for a capture, kept in the user's cache: tshark is deterministic, so the
     same version, capture bytes and arguments give the same output on the next run."""
     command = ["tshark", "-n", "-r", str(path), *args]
-    entry = CACHE / _cache_key(path, args)
+    return _cached(_cache_key(path, args), lambda: subprocess.run(
+        command, capture_output=True, text=True, check=True).stdout.encode()).decode()
+
+
+def _cached(key: str, compute: Callable[[], bytes]) -> bytes:
+    entry = CACHE / key
     try:
-        return zlib.decompress(entry.read_bytes()).decode()
+        return zlib.decompress(entry.read_bytes())
     except (OSError, zlib.error):
         pass
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    out = compute()
     entry.parent.mkdir(parents=True, exist_ok=True)
     partial = entry.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
-    partial.write_bytes(zlib.compress(out.encode(), 1))
+    partial.write_bytes(zlib.compress(out, 1))
     partial.replace(entry)
     return out
 
@@ -102,10 +108,21 @@ def tshark_pdus(path: Path, layer: str, *options: str, display_filter: str | Non
     ``-o``) go to tshark as they are; ``frames`` stops after that many frames."""
     wanted = " ".join((layer, *with_layers))
     limit = ("-c", str(frames)) if frames else ()
-    out = tshark(path, *options, *limit, "-Y", display_filter or layer, "-T", "json",
-                 "--no-duplicate-keys", "-J", f"frame ip ipv6 tcp udp sctp {wanted}")
+    args = (*options, *limit, "-Y", display_filter or layer, "-T", "json",
+            "--no-duplicate-keys", "-J", f"frame ip ipv6 tcp udp sctp {wanted}")
+    # Parsing tshark's JSON takes longer than the analyzers under test, so the parsed PDUs are
+    # kept too, keyed by this module's source as well.
+    key = _cache_key(path, (*args, "#pdus", layer, *with_layers, _SOURCE_DIGEST))
+    return pickle.loads(_cached(key, lambda: pickle.dumps(
+        _parse_pdus(tshark(path, *args), layer, with_layers))))
+
+
+_SOURCE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def _parse_pdus(out: str, layer: str, with_layers: tuple[str, ...]) -> list[TsharkPdu]:
     pdus = []
-    for packet in json.loads(out or "[]"):
+    for packet in orjson.loads(out or "[]"):
         layers = packet["_source"]["layers"]
         frame = int(_flatten(layers["frame"])["frame.number"][0])
         stream = _stream(layers)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sensor.capture import CaptureFile
+from sensor.capture import CaptureFile, FrameBlock
 from sensor.engine import Sensor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,12 +27,17 @@ def captures_with(protocol: str) -> list[Path]:
                    for p in re.split(r"[;\s]+", row["protocols_found"]))]
 
 
-def run_sensor(path: Path, observer: str = "test-sensor", **options: Any
-               ) -> list[dict[str, Any]]:
-    """All events of one capture, with analyzer exceptions re-raised (strict)."""
+def run_sensor(path: Path, observer: str = "test-sensor", frames: int | None = None,
+               **options: Any) -> list[dict[str, Any]]:
+    """All events of one capture, or of its first ``frames`` frames, with analyzer exceptions
+    re-raised (strict)."""
     options.setdefault("strict", True)
     sensor = Sensor(observer, pcap_file=path.name, **options)
     events: list[dict[str, Any]] = []
     for block in CaptureFile(path).blocks(512):
+        if frames is not None and block.records["number"][0] > frames:
+            break
+        if frames is not None:
+            block = FrameBlock(block.buf, block.records[block.records["number"] <= frames])
         events += sensor.process_block(block)
     return events + sensor.finish()

@@ -77,8 +77,8 @@ def our_key(event: dict[str, Any]) -> Key:
 
 
 def compare(path: Path) -> dict[str, Any]:
-    events = [e for e in run_sensor(path) if e["event"]["dataset"] in ("modbus", "weird")
-              and e["pcap"]["frame"] <= FRAMES]
+    events = [e for e in run_sensor(path, frames=FRAMES)
+              if e["event"]["dataset"] in ("modbus", "weird")]
     impaired = impaired_streams(path, FRAMES)
     theirs = tshark_pdus(path, "modbus", with_layers=("mbtcp",), frames=FRAMES)
     every = tshark_pdus(path, "modbus", *EVERY_SEGMENT, with_layers=("mbtcp",),

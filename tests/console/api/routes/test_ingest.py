@@ -82,7 +82,7 @@ def test_bad_lines_are_named_and_the_good_ones_kept(sensor: TestClient, ingest_a
     assert (body["accepted"], body["refused"]) == (3, 3)
     assert [error["line"] for error in body["errors"]] == [2, 5, 6]
     assert "not JSON" in body["errors"][0]["reason"]
-    assert body["errors"][1]["reason"] == 'event: "id" is a required property'
+    assert body["errors"][1]["reason"] == "missing required field 'event.id'"
     assert body["errors"][2]["reason"] == "not a JSON object"
     query = "modbus.transaction_id:[500 TO 999]"
     assert delivered(ingest_app, store, query) == 3
