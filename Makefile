@@ -13,9 +13,11 @@ SIGMA_ES_BACKEND := pysigma-backend-elasticsearch==2.1.1
 run: $(INSTALLED)
 	$(BIN)/liaowang up
 
+# Two workers, a test file each at a time (module fixtures are built once); they share one
+# Elasticsearch node that the controlling process starts (tests/conftest.py).
 test: $(INSTALLED) test-tools
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -7,9 +7,11 @@ The store (``.cache/bench/console/events.db``) is built once and reused: real ev
 public captures in ../shared/pcaps (through the sensor and the shipped Sigma rules) are copied
 under fresh ids, spread over the last 7 days and over shifted addresses, until the store holds
 ``--events`` of them; the asset inventory is built from them by the asset sink, as a sensor run
-does. Then the console is started on a free port with an admin token and every query is asked
-``--repeat`` times (after two warm-up calls); p50 and p95 per query are printed, with the goal
-of each group: alert list and hunt p95 <= 100 ms, dashboard data <= 300 ms.
+does (a store cached by an older Liaowang gets the tables the store keeps beside its events
+when it is first opened: 20–40 s here). Then the console is started on a free port with an
+admin token and every query is asked ``--repeat`` times (after two warm-up calls); p50 and p95
+per query are printed, with the goal of each group: alert list and hunt p95 <= 100 ms,
+dashboard data <= 300 ms.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class Query:
 def queries(day_ago: str, hour_ago: str, sample_ip: str, rule_name: str) -> list[Query]:
     """What analysts ask most: the triage list and its filters, hunts by field, address and
     time, and the dashboard's data. A field that is not a column of the store (the Modbus
-    function code) is read from every document in the range: over all time, that is a scan."""
+    function code) is kept in a side table by the SQLite store: a rare value (16) is listed from
+    it, a common one (3: one event in a hundred) checked event by event."""
     return [
         Query("alerts", "newest alerts", "/api/alerts", {"size": 100}),
         Query("alerts", "new, severity >= 3", "/api/alerts",
@@ -75,6 +78,8 @@ def queries(day_ago: str, hour_ago: str, sample_ip: str, rule_name: str) -> list
               {"q": "modbus.function_code:16", "from": hour_ago, "size": 100}),
         Query("hunt", "protocol field, all", "/api/events",
               {"q": "modbus.function_code:16", "size": 100}),
+        Query("hunt", "common value, all", "/api/events",
+              {"q": "modbus.function_code:3", "size": 100}),
         Query("hunt", "histogram 24 h", "/api/events/histogram",
               {"q": "event.dataset:s7comm", "from": day_ago, "interval": "1h"}),
         Query("dashboard", "overview, all", "/api/overview", {}),

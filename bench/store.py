@@ -17,7 +17,7 @@ sensor once, before timing (``bench.detection.replayed_events``), repeated with 
 The ratio pipeline / plain is the figure to watch (goal ≥ 0.9); SQLite's is events/s
 (goal ≥ 50,000), written in batches through :meth:`SQLiteStore.write`.
 
-    python -m bench.store [--events N] [--repeat N] [--es-url URL]
+    python -m bench.store [--events N] [--repeat N] [--es-url URL] [--sqlite-only]
 """
 
 from __future__ import annotations
@@ -176,12 +176,16 @@ def main() -> None:
     parser.add_argument("--max-packets", type=int, default=20_000,
                         help="replay the captures of at most this many packets")
     parser.add_argument("--es-url", help="an Elasticsearch node to use (default: start one)")
+    parser.add_argument("--sqlite-only", action="store_true",
+                        help="measure SQLite only (no Elasticsearch node)")
     args = parser.parse_args()
     events = corpus(args.events, args.max_packets)
     print(f"documents: {len(events):,} real replayed events (batches of {BATCH})", flush=True)
     sqlite, sqlite_cpu = bench_sqlite(events, args.repeat)
     print(f"SQLite write: {sqlite:,.0f} events/s, {sqlite_cpu:,.0f} per CPU-second "
           "(goal >= 50,000)", flush=True)
+    if args.sqlite_only:
+        return
     with elasticsearch(args.es_url) as url:
         found = bench_elasticsearch(url, events, args.repeat)
     for name, value in found.items():

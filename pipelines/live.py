@@ -31,6 +31,7 @@ from liaowang.config import SensorSettings
 from pipelines.packets.buffer import PacketBuffer
 from pipelines.sinks.base import Event, Sink
 from sensor.capture import Frame
+from sensor.collector import collector_paused
 from sensor.engine import Sensor
 from sensor.live import LiveCapture, LiveCaptureError
 
@@ -77,7 +78,8 @@ class LiveRun:
     def _process(self, frames: list[Frame]) -> None:
         if self.packet_buffer is not None:
             self.packet_buffer.write(frames)
-        self._emit(detect(self.detectors, self.sensor.process(frames)))
+        with collector_paused():
+            self._emit(detect(self.detectors, self.sensor.process(frames)))
         self.lag_s = time.time() - frames[-1].ts_ns / 1e9
 
     def _emit(self, events: list[Event]) -> None:

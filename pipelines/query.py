@@ -29,7 +29,7 @@ import math
 import re
 import socket
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from luqum import tree
@@ -428,6 +428,9 @@ class SqlLayout:
 
     columns: Mapping[str, str]
     document: str = "doc"
+    lookups: Mapping[str, Callable[[Sql], Sql]] = field(default_factory=dict)
+    """Fields also kept in a side table: equality and ranges on one of them are asked there.
+    The function turns a condition on the side table's ``value`` into a condition on the row."""
 
 
 def field_sql(layout: SqlLayout, name: str, raw: bool = False) -> str:
@@ -479,11 +482,21 @@ def _emit_text(node: Text, layout: SqlLayout) -> Sql:
 
 
 def _emit_term(node: Term, layout: SqlLayout) -> Sql:
-    return Sql(f"{field_sql(layout, node.field)} = ?", [_param(node.value)])
+    lookup = layout.lookups.get(node.field)
+    column = "value" if lookup else field_sql(layout, node.field)
+    condition = Sql(f"{column} = ?", [_param(node.value)])
+    return lookup(condition) if lookup else condition
 
 
 def _emit_range(node: Range, layout: SqlLayout) -> Sql:
-    column = field_sql(layout, node.field)
+    """A range with both ends open is an existence check: that one stays on the row."""
+    bounded = node.low is not None or node.high is not None
+    lookup = layout.lookups.get(node.field) if bounded else None
+    condition = _range_condition(node, "value" if lookup else field_sql(layout, node.field))
+    return lookup(condition) if lookup else condition
+
+
+def _range_condition(node: Range, column: str) -> Sql:
     bounds = [(value, op) for value, op in ((node.low, ">=" if node.include_low else ">"),
                                             (node.high, "<=" if node.include_high else "<"))
               if value is not None]

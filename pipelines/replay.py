@@ -12,6 +12,7 @@ from liaowang.config import SensorSettings
 from pipelines.enrich import EnrichedSinks
 from pipelines.sinks.base import Sink
 from sensor.capture import CaptureFile
+from sensor.collector import collector_paused
 from sensor.engine import Sensor
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
@@ -57,11 +58,13 @@ def replay(captures: Sequence[CaptureFile], sinks: Sequence[Sink], settings: Sen
         sensor = Sensor.from_settings(settings, pcap_file=Path(capture.path).name)
         path = str(Path(capture.path).resolve())
         for block in capture.blocks(settings.batch_size):
-            events = _from_file(sensor.process_block(block), path)
-            _emit(sinks, detect(detectors, events), summary)
+            with collector_paused():   # the block's events are gone when it runs again
+                _emit(sinks, detect(detectors, _from_file(sensor.process_block(block), path)),
+                      summary)
             if progress:
                 progress(int(block.records["caplen"].sum()) + 16 * len(block), capture.size)
-        _emit(sinks, detect(detectors, _from_file(sensor.finish(), path)), summary)
+        with collector_paused():
+            _emit(sinks, detect(detectors, _from_file(sensor.finish(), path)), summary)
         _add(summary, sensor)
         if capture.truncated:
             summary.truncated.append(str(capture.path))

@@ -46,6 +46,12 @@ CARRIERS = frozenset(
 FIELD_PATHS = {dataset: tuple(tuple(name.split(".")) for name in sorted(fields)
                               if name in SUBSCRIBER_IDS)
                for dataset, fields in DATASETS.items()}
+# What IN_TEXT needs at the least, checked at C speed before the regex runs over a whole event:
+# one of its words, or 11 digits after a character that is none of [A-Za-z0-9_.:-].
+IN_TEXT_WORDS = ("imsi-", "msisdn-", "imeisv-", "imei-", "supi-", "gpsi-", "suci-")
+CHARACTER_CLASSES = str.maketrans({
+    chr(c): "0" if chr(c).isdigit() else "a" if chr(c).isalpha() or chr(c) in "_.:-" else " "
+    for c in range(128)})
 
 
 class SubscriberIds:
@@ -89,7 +95,8 @@ class SubscriberIds:
         for path in FIELD_PATHS.get(event["event"].get("dataset"), ()):
             _replace_at(event, path, self._whole)
         # One search over the serialised event first: most events carry no identifier in text.
-        if IN_TEXT.search(orjson.dumps(event).decode()):
+        serialised = orjson.dumps(event).decode()
+        if _may_hold_identifier(serialised) and IN_TEXT.search(serialised):
             _replace_strings(event, self.text)
 
     def _whole(self, value: Any) -> Any:
@@ -98,6 +105,17 @@ class SubscriberIds:
         if isinstance(value, list):
             return [self._whole(item) for item in value]
         return value
+
+
+def _may_hold_identifier(text: str) -> bool:
+    """False only when IN_TEXT cannot match ``text``: the regex costs ten times this test, and
+    most events fail the test."""
+    if not text.isascii():     # \w and \d take in letters and digits beyond ASCII
+        return True
+    if any(word in text for word in IN_TEXT_WORDS):
+        return True
+    classes = text.translate(CHARACTER_CLASSES)
+    return " 00000000000" in classes or classes.startswith("00000000000")
 
 
 def _replace_at(event: Event, path: tuple[str, ...], change: Any) -> None:

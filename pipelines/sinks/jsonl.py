@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
 from collections.abc import Sequence
 from typing import IO
@@ -31,8 +32,14 @@ class JsonlSink(Sink):
         return cls(open(target, "a", encoding="utf-8"), owns_stream=True)
 
     def write(self, events: Sequence[Event]) -> None:
-        dumps = orjson.dumps
-        self.stream.write(b"".join(dumps(e) + b"\n" for e in events).decode())
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        lines = b"".join([dumps(event, option=newline) for event in events])
+        binary = getattr(self.stream, "buffer", None)
+        if binary is None or not _utf8(self.stream):    # a text-only stream, or another code
+            self.stream.write(lines.decode())
+            return
+        self.stream.flush()     # orjson's UTF-8 goes past the text layer, behind what it holds
+        binary.write(lines)
 
     def flush(self) -> None:
         self.stream.flush()
@@ -41,3 +48,7 @@ class JsonlSink(Sink):
         self.flush()
         if self.owns_stream:
             self.stream.close()
+
+
+def _utf8(stream: IO[str]) -> bool:
+    return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "utf-8"

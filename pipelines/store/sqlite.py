@@ -2,10 +2,12 @@
 
 One table holds every event as JSON text, beside a few columns copied out of it for speed (time,
 kind, dataset, observer, addresses, Community ID, rule id) with indices. Queries are translated by
-:mod:`pipelines.query`, with parameters only. Each thread gets its own connection, so the console's
-threads read while the sensor writes; a write takes the write lock at once (``BEGIN IMMEDIATE``)
-and waits up to ``timeout_s`` for another writer. ``sqlite3`` errors become
-:class:`~pipelines.store.base.StoreError`.
+:mod:`pipelines.query`, with parameters only. Counts per hour and key and the protocol fields
+hunted most are kept beside the events, in step with them (:mod:`.sqlite_derived`), so counts,
+dashboards and those hunts do not read every event. Each thread gets its own connection, so the
+console's threads read while the sensor writes; a write takes the write lock at once
+(``BEGIN IMMEDIATE``) and waits up to ``timeout_s`` for another writer. ``sqlite3`` errors
+become :class:`~pipelines.store.base.StoreError`.
 
 >>> import tempfile
 >>> event = {"@timestamp": "2015-10-22T10:00:00.000000Z", "observer": {"name": "tap1"},
@@ -26,8 +28,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from liaowang.events import get_field, iso_timestamp, parse_timestamp
 from pipelines.query import (
     SQL_FUNCTIONS,
@@ -35,11 +35,18 @@ from pipelines.query import (
     SqlLayout,
     field_spec,
     field_sql,
-    ip_key,
     parse_query,
     to_sql,
 )
-from pipelines.store import sqlite_assets, sqlite_incidents, sqlite_indexes
+from pipelines.store import (
+    sqlite_assets,
+    sqlite_counts,
+    sqlite_derived,
+    sqlite_fields,
+    sqlite_incidents,
+    sqlite_indexes,
+    sqlite_write,
+)
 from pipelines.store.assets import Asset, AssetFilter
 from pipelines.store.base import (
     Bucket,
@@ -53,7 +60,7 @@ from pipelines.store.base import (
     day_start_us,
     merge_patch,
 )
-from pipelines.store.incidents import IncidentFilter, split_incidents
+from pipelines.store.incidents import IncidentFilter
 
 SCHEMA_VERSION = 1
 
@@ -72,7 +79,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts, id);
 CREATE INDEX IF NOT EXISTS events_dataset ON events (dataset, ts);
-CREATE INDEX IF NOT EXISTS events_kind ON events (kind, ts);
+DROP INDEX IF EXISTS events_kind;
 DROP INDEX IF EXISTS events_source_ip;
 DROP INDEX IF EXISTS events_destination_ip;
 CREATE INDEX IF NOT EXISTS events_source_ip_ts ON events (source_ip, ts);
@@ -88,6 +95,7 @@ _UPSERT = (
 )
 _REQUIRED = ("event.id", "@timestamp", "event.kind", "event.dataset")
 _UNAVAILABLE = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN}
+_CHECKPOINT_BYTES = 1000 * 16384   # SQLite's own threshold: 1,000 pages (of a new file)
 
 
 class SQLiteStore(Store):
@@ -104,6 +112,8 @@ class SQLiteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder of {self.path}: {exc}") from exc
+        self._checkpointer = sqlite_write.Checkpointer(self._connect, self.path,
+                                                       _CHECKPOINT_BYTES)
         self._create_schema()
 
     def __repr__(self) -> str:
@@ -112,11 +122,12 @@ class SQLiteStore(Store):
     # --- the contract ---------------------------------------------------------------------------
 
     def write(self, events: Sequence[Event]) -> int:
-        events, incidents = split_incidents(events)
-        rows = [_row(event) for event in events]
+        rows, events, incidents = _ROWS.split(events)
         if rows or incidents:
             with self._transaction("IMMEDIATE") as conn:
+                replaced = sqlite_derived.replaced(conn, [row[0] for row in rows])
                 conn.executemany(_UPSERT, rows)
+                sqlite_derived.keep(conn, _written(events, rows), replaced)
                 sqlite_incidents.write(conn, incidents)
         return len(rows) + len(incidents)
 
@@ -124,11 +135,10 @@ class SQLiteStore(Store):
                cursor: str | None = None) -> SearchResult:
         if size < 1:
             raise QueryError(f"size must be at least 1, not {size}")
-        where = _where(query, when)
-        page = _conjunction([where, _after(cursor)]) if cursor else where
         with self._transaction("DEFERRED") as conn:
-            count = conn.execute(f"SELECT count(*) FROM events WHERE {where.text}",
-                                 where.params).fetchone()[0]
+            where = _where(query, when, conn)
+            page = _conjunction([where, _after(cursor)]) if cursor else where
+            count = _count(conn, query, when, where)
             rows = conn.execute(f"SELECT ts, id FROM events WHERE {page.text} "
                                 "ORDER BY ts DESC, id DESC LIMIT ?",
                                 [*page.params, size + 1]).fetchall()
@@ -147,7 +157,7 @@ class SQLiteStore(Store):
                   interval_s: int = 60) -> list[Bucket]:
         if interval_s < 1:
             raise QueryError(f"interval must be at least 1 s, not {interval_s}")
-        where = _where(query, when)
+        where = self._where(query, when)
         width = int(interval_s) * 1_000_000
         rows = self._fetch("SELECT ts - (ts % ? + ?) % ? AS bucket, count(*) FROM events "
                            f"WHERE {where.text} GROUP BY bucket ORDER BY bucket",
@@ -159,10 +169,12 @@ class SQLiteStore(Store):
         if size < 1:
             raise QueryError(f"size must be at least 1, not {size}")
         column = field_sql(LAYOUT, field, raw=True)
-        where = _conjunction([_where(query, when), Sql(f"{column} IS NOT NULL", [])])
-        rows = self._fetch(f"SELECT {column} AS term, count(*) AS n FROM events "
-                           f"WHERE {where.text} GROUP BY term ORDER BY n DESC, term LIMIT ?",
-                           [*where.params, size])
+        counted = _counted_terms(field, query, when, column)
+        where = _conjunction([self._where(query, when), Sql(f"{column} IS NOT NULL", [])])
+        rows = self._fetch(*_with_limit(counted, size)) if counted else self._fetch(
+            f"SELECT {column} AS term, count(*) AS n FROM events "
+            f"WHERE {where.text} GROUP BY term ORDER BY n DESC, term LIMIT ?",
+            [*where.params, size])
         boolean = field_spec(field).type == "boolean"
         return [Bucket(bool(key) if boolean else key, count) for key, count in rows]
 
@@ -176,12 +188,16 @@ class SQLiteStore(Store):
             identity = get_field(alert, "event.id"), get_field(alert, "event.kind")
             if identity != (event_id, "alert"):
                 raise StoreError("an update cannot change event.id or event.kind")
-            conn.execute(_UPSERT, _row(alert))
+            replaced = sqlite_derived.replaced(conn, [event_id])
+            new_row = _row(alert)
+            conn.execute(_UPSERT, new_row)
+            sqlite_derived.keep(conn, _written([alert], [new_row]), replaced)
         return alert
 
     def drop_before(self, day: str) -> int:
         cutoff = day_start_us(day)
         with self._transaction("IMMEDIATE") as conn:
+            sqlite_derived.drop_before(conn, cutoff)
             return conn.execute("DELETE FROM events WHERE kind = ? AND ts < ?",
                                 ["event", cutoff]).rowcount
 
@@ -218,6 +234,7 @@ class SQLiteStore(Store):
             return sqlite_assets.get(conn, ip)
 
     def close(self) -> None:
+        self._checkpointer.close()
         with self._lock:
             self._closed = True
             connections, self._connections = list(self._connections.values()), {}
@@ -241,6 +258,7 @@ class SQLiteStore(Store):
         conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")   # sqlite_write.Checkpointer does them
         conn.execute("PRAGMA cache_size = -65536")   # 64 MiB: the indices of big batches fit
         for name, function in SQL_FUNCTIONS.items():
             conn.create_function(name, 1, function, deterministic=True)
@@ -265,6 +283,12 @@ class SQLiteStore(Store):
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if mode == "IMMEDIATE":
+                self._checkpointer.nudge(conn)
+
+    def _where(self, query: str, when: TimeRange | None) -> Sql:
+        with _sqlite_errors():
+            return _where(query, when, self._connection())
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with _sqlite_errors():
@@ -300,6 +324,7 @@ def _create_tables(conn: sqlite3.Connection) -> None:
     sqlite_incidents.create_table(conn)
     sqlite_assets.create_table(conn)
     sqlite_indexes.create(conn, LAYOUT)
+    sqlite_derived.create(conn)
 
 
 @contextlib.contextmanager
@@ -313,48 +338,68 @@ def _sqlite_errors() -> Iterator[None]:
         raise error(f"SQLite: {exc}") from exc
 
 
-_PATHS = tuple((name, tuple(name.split("."))) for name in LAYOUT.columns)
+_ROWS = sqlite_write.RowBuilder(LAYOUT, _REQUIRED)
 
 
-def _column_value(event: Event, name: str, path: tuple[str, ...]) -> Any:
-    """``get_field`` for the columns, on the hot path of every write."""
-    node: Any = event.get(name)
-    if node is not None or len(path) == 1:
-        return node
-    node = event
-    for part in path:
-        if type(node) is not dict:
-            return None
-        node = node.get(part)
-    return node
+def _row(event: Event) -> list[Any]:
+    """The column values of an event in the order of ``_NAMES``, then its JSON document."""
+    return _ROWS.row(event)
 
 
-def _row(event: Event) -> tuple[Any, ...]:
-    """The column values of an event, in the order of ``_NAMES``.
-
-    The document is serialised with orjson: the JSON is the same as the standard library's
-    (compact, UTF-8), at a fraction of the cost, which is most of a write's time."""
-    values = {name: _column_value(event, name, path) for name, path in _PATHS}
-    missing = [name for name in _REQUIRED if not isinstance(values[name], str)]
-    if missing:
-        raise StoreError(f"cannot store an event without {', '.join(missing)} "
-                         f"(event.id: {values['event.id']!r})")
-    try:
-        values["@timestamp"] = parse_timestamp(values["@timestamp"])
-        doc = orjson.dumps(event).decode()
-    except (TypeError, ValueError) as exc:   # orjson.JSONEncodeError is a TypeError
-        raise StoreError(f"event {values['event.id']!r} cannot be stored: {exc}") from exc
-    for name in ("source.ip", "destination.ip"):
-        values[name] = ip_key(values[name])
-    return (*values.values(), doc)
+def _written(events: Sequence[Event], rows: Sequence[Sequence[Any]]
+             ) -> list[sqlite_derived.Stored]:
+    """(ts, id, kind, dataset, event) of each event written, for the derived tables."""
+    return [(row[1], row[0], row[2], row[3], event)
+            for event, row in zip(events, rows, strict=True)]
 
 
-def _where(query: str, when: TimeRange | None) -> Sql:
-    parts = [to_sql(parse_query(query), LAYOUT)]
-    if when is not None and when.start:
-        parts.append(Sql("ts >= ?", [_time(when.start)]))
-    if when is not None and when.end:
-        parts.append(Sql("ts < ?", [_time(when.end)]))
+def _count(conn: sqlite3.Connection, query: str, when: TimeRange | None, where: Sql) -> int:
+    """The number of matches: from the kept counts when they can say (see sqlite_counts)."""
+    node, split = parse_query(query), _split(when)
+    kept = sqlite_fields.count_sql(node, *_bounds(when))
+    if kept is not None:
+        return int(conn.execute(kept.text, kept.params).fetchone()[0])
+    if split is not None and sqlite_counts.answers(node):
+        sql = sqlite_counts.count_sql(node, split, to_sql(node, LAYOUT))
+        return int(conn.execute(f"SELECT {sql.text}", sql.params).fetchone()[0])
+    return int(conn.execute(f"SELECT count(*) FROM events WHERE {where.text}",
+                            where.params).fetchone()[0])
+
+
+def _counted_terms(field: str, query: str, when: TimeRange | None, column: str) -> Sql | None:
+    node, split = parse_query(query), _split(when)
+    if split is None or not sqlite_counts.answers(node, field):
+        return None
+    return sqlite_counts.terms_sql(field, node, split, column, to_sql(node, LAYOUT))
+
+
+def _with_limit(sql: Sql, size: int) -> tuple[str, list[Any]]:
+    return sql.text, [*sql.params, size]
+
+
+def _split(when: TimeRange | None) -> sqlite_counts.Split | None:
+    """The time range in whole hours and edges, for the kept counts."""
+    return sqlite_counts.split(*_bounds(when))
+
+
+def _bounds(when: TimeRange | None) -> tuple[int | None, int | None]:
+    """The time range in microseconds; None for an open end."""
+    start = _time(when.start) if when is not None and when.start else None
+    end = _time(when.end) if when is not None and when.end else None
+    return start, end
+
+
+def _where(query: str, when: TimeRange | None, conn: sqlite3.Connection | None = None) -> Sql:
+    """The query and the time range. With a connection, hunted protocol fields are asked in
+    their side table (see sqlite_fields); without, every field is read from the row."""
+    start, end = _bounds(when)
+    lookups = sqlite_fields.lookups(conn, start, end) if conn is not None else {}
+    layout = SqlLayout(LAYOUT.columns, LAYOUT.document, lookups)
+    parts = [to_sql(parse_query(query), layout)]
+    if start is not None:
+        parts.append(Sql("ts >= ?", [start]))
+    if end is not None:
+        parts.append(Sql("ts < ?", [end]))
     return _conjunction(parts)
 
 

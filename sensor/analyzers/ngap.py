@@ -15,13 +15,14 @@ PDU the message carries becomes a second event, of dataset ``nas5gs``
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from sensor.analyzers.base import AnalyzerSpec, Malformed, Parsed, ParseResult, code_name
 from sensor.codecs import nas5gs
+from sensor.collector import freeze_long_lived
 
 PDU_TYPES = ("initiatingMessage", "successfulOutcome", "unsuccessfulOutcome")
 CRITICALITIES = ("reject", "ignore", "notify")
@@ -145,6 +146,7 @@ def _asn1() -> Any:
         from pycrate_asn1dir import NGAP  # type: ignore[import-untyped]
 
         _ngap = NGAP
+        freeze_long_lived()   # pycrate's type objects live as long as the process
     return _ngap
 
 
@@ -165,19 +167,27 @@ def _decode(buf: bytes) -> tuple[str, dict[str, Any]] | None:
 
 # --- picking fields out of the decoded tree ------------------------------------------------
 
-def _named_values(value: Any) -> Iterator[tuple[str, Any]]:
+def _named_values(value: Any) -> list[tuple[str, Any]]:
     """Every (name, value) of a decoded tree, in message order: SEQUENCE members and the
     chosen alternative of a CHOICE or open type."""
+    found: list[tuple[str, Any]] = []
+    _collect_named(value, found)
+    return found
+
+
+def _collect_named(value: Any, found: list[tuple[str, Any]]) -> None:
+    """Appends rather than yields: a value found deep in the tree then costs one call, not one
+    generator step per level above it."""
     if isinstance(value, dict):
         for name, item in value.items():
-            yield name, item
-            yield from _named_values(item)
+            found.append((name, item))
+            _collect_named(item, found)
     elif isinstance(value, list):
         for item in value:
-            yield from _named_values(item)
+            _collect_named(item, found)
     elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-        yield value
-        yield from _named_values(value[1])
+        found.append(value)
+        _collect_named(value[1], found)
 
 
 def _pick_ies(content: Any) -> tuple[dict[str, Any], tuple[bytes, ...]]:

@@ -16,12 +16,14 @@ which of their IEs are kept, as arrays under ``pfcp.<group>``).
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
+from functools import lru_cache
 from typing import Any
 
 from sensor.analyzers.base import AnalyzerSpec, Malformed, NeedMore, Parsed, ParseResult, code_name
@@ -216,7 +218,9 @@ def is_request(message_type: int) -> bool:
 
 
 def _ip(raw: bytes) -> str:
-    if len(raw) not in (4, 16):
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw)    # as ipaddress writes it, 5× faster
+    if len(raw) != 16:
         raise ValueError("truncated address")
     return str(ipaddress.ip_address(raw))
 
@@ -240,10 +244,14 @@ def flag_names(value: bytes, table: tuple[str, ...]) -> list[str]:
     """
     names = []
     for octet, row in zip(value, table, strict=False):
-        for bit, name in enumerate(row.split()):
-            if octet >> bit & 1 and name != "-":
-                names.append(name)
+        names += [name for bit, name in _named_bits(row) if octet >> bit & 1]
     return names
+
+
+@lru_cache(maxsize=64)
+def _named_bits(row: str) -> tuple[tuple[int, str], ...]:
+    """(bit, name) of a row of a flag table (a constant), without its unnamed bits."""
+    return tuple((bit, name) for bit, name in enumerate(row.split()) if name != "-")
 
 
 def _text(raw: bytes) -> str:
@@ -527,11 +535,12 @@ class _Decoder:
         self.anomalies: list[str] = []
 
     def walk(self, body: bytes, group: tuple[str, frozenset[int]] | None, depth: int) -> None:
-        pos = 0
-        while pos + IE_HEADER.size <= len(body):
-            ie_type, size = IE_HEADER.unpack_from(body, pos)
-            value = body[pos + IE_HEADER.size:pos + IE_HEADER.size + size]
-            pos += IE_HEADER.size + size
+        pos, end, header, unpack = 0, len(body), IE_HEADER.size, IE_HEADER.unpack_from
+        while pos + header <= end:
+            ie_type, size = unpack(body, pos)
+            start = pos + header
+            pos = start + size
+            value = body[start:pos]
             if len(value) < size:
                 self._flag(Anomaly.IE_OVERRUN)
                 return
@@ -664,6 +673,9 @@ def nest(dotted: dict[str, Any]) -> dict[str, Any]:
     """``{"a.b": 1}`` → ``{"a": {"b": 1}}``."""
     root: dict[str, Any] = {}
     for name, value in dotted.items():
+        if "." not in name:
+            root[name] = value
+            continue
         node = root
         *parents, leaf = name.split(".")
         for part in parents:

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from sensor.analyzers.base import code_name
+from sensor.collector import freeze_long_lived
 
 EPD_5GMM, EPD_5GSM = 0x7E, 0x2E
 EPD_NAMES = {EPD_5GMM: "5gmm", EPD_5GSM: "5gsm"}
@@ -326,6 +327,7 @@ def _parser() -> Callable[..., tuple[Any, int]]:
         from pycrate_mobile.NAS5G import parse_NAS5G  # type: ignore[import-untyped]
 
         _parse_nas5g = parse_NAS5G
+        freeze_long_lived()   # pycrate's message classes live as long as the process
     return _parse_nas5g
 
 

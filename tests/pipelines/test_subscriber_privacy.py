@@ -45,6 +45,12 @@ def clear_identifiers() -> set[str]:
     return found
 
 
+def distinctive(value: str) -> bool:
+    """Whether finding ``value`` means finding the identifier: a run of one digit (a zeroed
+    TMSI, say) also occurs in any store's numbers, such as an hour in microseconds."""
+    return len(set(value)) > 1
+
+
 @pytest.fixture(scope="module")
 def identifiers() -> set[str]:
     return clear_identifiers()
@@ -69,5 +75,6 @@ def test_no_clear_identifier_reaches_json_lines_or_the_store(identifiers: set[st
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("events.db*")).decode(
         "utf-8", "replace")
     assert "pn:" in written and "pn:" in stored
-    leaked = sorted(value for value in identifiers if value in written or value in stored)
+    leaked = sorted(value for value in identifiers if distinctive(value)
+                    and (value in written or value in stored))
     assert leaked == []

@@ -91,6 +91,26 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def answers(url: str) -> bool:
+    """Whether the cluster at ``url`` is up, with its shards at least allocated (yellow)."""
+    try:
+        with urllib.request.urlopen(f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s",
+                                    timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def wait_for(url: str, timeout_s: float) -> bool:
+    """Whether the cluster at ``url`` answered within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not answers(url):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 class Node:
     """One single-node cluster in a private folder, for the length of a test session."""
 
@@ -104,6 +124,12 @@ class Node:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Node:
+        self.launch()
+        self._wait()
+        return self
+
+    def launch(self) -> Node:
+        """Start the node's process without waiting for it to answer."""
         config = self.folder / "config"
         shutil.copytree(self.home / "config", config)
         for name in ("data", "logs", "tmp"):
@@ -125,7 +151,6 @@ class Node:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out,
                                             stderr=subprocess.STDOUT, **user)
-        self._wait()
         return self
 
     def _give_to_unprivileged_user(self) -> None:
@@ -143,13 +168,8 @@ class Node:
             if self.process.poll() is not None:
                 raise NodeError(f"Elasticsearch exited with {self.process.returncode}:\n"
                                 f"{self.tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_cluster/health?wait_for_status="
-                                            "yellow&timeout=1s", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
+            if answers(self.url):
+                return
             time.sleep(0.5)
         self.stop()
         raise NodeError(f"Elasticsearch did not answer within {self.start_timeout_s:.0f} s:\n"

@@ -48,6 +48,7 @@ def test_dashboard_aggregations_read_an_index(store: SQLiteStore, field: str, qu
 
 
 @pytest.mark.parametrize(("query", "index"), [
+    (ALERTS, "events_alert_time"),
     ("source.ip:10.0.0.1", "events_source_ip_ts"),
     ("destination.ip:10.0.0.1", "events_destination_ip_ts"),
     (f"{ALERTS} AND event.severity:>=3", "events_alert_severity"),
