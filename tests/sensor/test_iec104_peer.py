@@ -35,11 +35,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(condition: Any, what: str, timeout: float = 10.0) -> None:
+def wait_for(condition: Any, what: Any, timeout: float = 10.0) -> None:
+    """Wait until ``condition()``; ``what`` (a text, or a callable giving one) says what failed."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(what)
+            raise TimeoutError(what() if callable(what) else what)
         time.sleep(0.05)
 
 
@@ -81,10 +82,14 @@ def send_commands(port: int) -> list[Any]:
     try:
         client.start()
         wait_for(lambda: connection.is_connected, "the client did not connect")
+        # Commands need data transfer started (STARTDT confirmed); on a busy machine the
+        # client's first STARTDT can go unanswered and leave it muted, so it asks again.
+        wait_for(lambda: connection.state == c104.ConnectionState.OPEN or connection.unmute(),
+                 lambda: f"the client did not start data transfer: {connection.state}")
         switch.value = True
         setpoint.value = c104.Int16(SETPOINT)
-        switch.transmit(cause=c104.Cot.ACTIVATION)
-        setpoint.transmit(cause=c104.Cot.ACTIVATION)
+        assert switch.transmit(cause=c104.Cot.ACTIVATION), "the switch command was not confirmed"
+        assert setpoint.transmit(cause=c104.Cot.ACTIVATION), "the set-point was not confirmed"
         wait_for(lambda: len(received) == 2, "the server did not receive both commands")
         time.sleep(0.2)   # the confirmations, so that the capture holds whole exchanges
     finally:
