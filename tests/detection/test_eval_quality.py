@@ -22,18 +22,28 @@ FAKE_COMMAND_FRAMES = 5000
 NAME_LOOKUP_FRAMES = range(1817, 1853)  # NBNS query and answer, SMB browse, announcement
 
 
+def held_out(name: str, frames: int) -> tuple[LabelledCapture, list[LabelledCapture]]:
+    """The first ``frames`` frames of capture ``name`` to test on, the others to train on."""
+    captures = load(PCAPS / DATASET)
+    test = next(c for c in captures if c.name == name).head(frames)
+    return test, [c for c in captures if c.name != name]
+
+
+def events_of(split: tuple[LabelledCapture, list[LabelledCapture]]
+              ) -> dict[str, dict[str, list[dict]]]:
+    test, training = split
+    return {"benign": {c.name: c.events(benign_only=True) for c in training},
+            "all": {test.name: test.events()}}
+
+
 @pytest.fixture(scope="module")
 def split() -> tuple[LabelledCapture, list[LabelledCapture]]:
-    captures = load(PCAPS / DATASET)
-    test = next(c for c in captures if c.name == SCAN).head(SLICE_FRAMES)
-    return test, [c for c in captures if c.name != SCAN]
+    return held_out(SCAN, SLICE_FRAMES)
 
 
 @pytest.fixture(scope="module")
 def events(split) -> dict[str, dict[str, list[dict]]]:
-    test, training = split
-    return {"benign": {c.name: c.events(benign_only=True) for c in training},
-            "all": {test.name: test.events()}}
+    return events_of(split)
 
 
 def fold(split, events, seed: int) -> Fold:
@@ -64,16 +74,12 @@ def test_the_training_never_sees_a_malicious_frame(split, events):
 
 @pytest.fixture(scope="module")
 def fake_command_split() -> tuple[LabelledCapture, list[LabelledCapture]]:
-    captures = load(PCAPS / DATASET)
-    test = next(c for c in captures if c.name == FAKE_COMMAND).head(FAKE_COMMAND_FRAMES)
-    return test, [c for c in captures if c.name != FAKE_COMMAND]
+    return held_out(FAKE_COMMAND, FAKE_COMMAND_FRAMES)
 
 
 @pytest.fixture(scope="module")
 def fake_command_events(fake_command_split) -> dict[str, dict[str, list[dict]]]:
-    test, training = fake_command_split
-    return {"benign": {c.name: c.events(benign_only=True) for c in training},
-            "all": {test.name: test.events()}}
+    return events_of(fake_command_split)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
