@@ -9,6 +9,8 @@ leaves to the per-packet slow path with status ``SLOW``.
 
 Every decoded packet gets its flow key: both endpoints in canonical order (address as 16 bytes,
 IPv4 mapped into IPv6, then port), the IP protocol and the VLAN id, and a 64-bit hash of it.
+Ethernet frames keep their source and destination MAC addresses, except G-PDUs: those MACs are
+the outer endpoints', not the inner packet's.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Columns:
     qfi: np.ndarray         # uint8: QoS flow id from the PDU Session Container, 255 none
     tunnel: np.ndarray      # bool
     outer: np.ndarray       # uint8 [n, 32]: outer source and destination address
+    mac: np.ndarray         # uint8 [n, 12]: Ethernet source and destination address
+    has_mac: np.ndarray     # bool: ``mac`` holds the frame's MACs (Ethernet, not tunnelled)
 
     @classmethod
     def empty(cls, n: int) -> Columns:
@@ -56,7 +60,8 @@ class Columns:
                    np.zeros(n, np.uint32), np.zeros(n, np.int64), np.zeros(n, np.int64),
                    np.zeros((n, KEY_LEN), np.uint8), np.zeros(n, np.uint64),
                    np.zeros(n, np.bool_), np.zeros(n, np.uint32), np.full(n, 255, np.uint8),
-                   np.zeros(n, np.bool_), np.zeros((n, 32), np.uint8))
+                   np.zeros(n, np.bool_), np.zeros((n, 32), np.uint8),
+                   np.zeros((n, 12), np.uint8), np.zeros(n, np.bool_))
 
 
     def copy_row(self, i: int, other: Columns, j: int) -> None:
@@ -78,7 +83,7 @@ def decode_block(buf: np.ndarray, records: np.ndarray) -> Columns:
     _decode(buf, records["offset"], records["caplen"], records["linktype"], cols.status,
             cols.proto, cols.sport, cols.dport, cols.tcp_flags, cols.seq, cols.ack, cols.pay_off,
             cols.pay_len, cols.key, cols.hash, cols.a_is_src, cols.teid, cols.qfi, cols.tunnel,
-            cols.outer)
+            cols.outer, cols.mac, cols.has_mac)
     return cols
 
 
@@ -259,13 +264,19 @@ def fill_key(key, src, sport, dst, dport, proto, vlan):
 
 @njit(cache=True)
 def _decode(buf, offsets, caplens, linktypes, status, protos, sports, dports, tcp_flags, seqs,
-            acks, pay_offs, pay_lens, keys, hashes, a_is_src, teids, qfis, tunnels, outers):
+            acks, pay_offs, pay_lens, keys, hashes, a_is_src, teids, qfis, tunnels, outers,
+            macs, has_mac):
     src = np.zeros(16, np.uint8)
     dst = np.zeros(16, np.uint8)
     for i in range(len(offsets)):
         start = offsets[i]
         end = start + caplens[i]
         state, p, vlan = _link(buf, start, end, linktypes[i])
+        if linktypes[i] == 1 and end - start >= 14:
+            for k in range(6):
+                macs[i, k] = buf[start + 6 + k]     # source (second in the header)
+                macs[i, 6 + k] = buf[start + k]     # destination
+            has_mac[i] = True
         if state != OK:
             status[i] = state
             continue
@@ -290,6 +301,7 @@ def _decode(buf, offsets, caplens, linktypes, status, protos, sports, dports, tc
                     status[i] = SLOW
                     continue
                 tunnels[i], teids[i], qfis[i] = True, teid, qfi
+                has_mac[i] = False
         protos[i], sports[i], dports[i], tcp_flags[i], seqs[i] = proto, sport, dport, flags, seq
         if proto == 6:
             acks[i] = _u32(buf, q + 8)

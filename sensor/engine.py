@@ -71,12 +71,13 @@ class Endpoints:
     dport: int
     vlan: int | None
     community_id: str
+    mac: tuple[str, str] | None = None      # of the flow's first frame: source, destination
 
     @classmethod
     def of(cls, flow: FlowRecord) -> Endpoints:
         cid = community_id(flow.proto, flow.src, flow.sport, flow.dst, flow.dport)
         return cls(flow.proto, address_text(flow.src), flow.sport, address_text(flow.dst),
-                   flow.dport, flow.vlan, cid)
+                   flow.dport, flow.vlan, cid, flow.mac)
 
 
 @dataclass(slots=True)
@@ -178,6 +179,7 @@ class Sensor:
         """A GTP-U G-PDU carrying an inner IP fragment: the inner datagram is reassembled and
         metered as the tunnelled flow it belongs to, like any other G-PDU."""
         payloads = self._reassemble(inner, cols, i)
+        cols.has_mac[i] = False
         if cols.status[i] == OK:
             cols.tunnel[i], cols.teid[i], cols.qfi[i] = True, teid, qfi
             cols.outer[i, :16] = _address_bytes(outer.src)
@@ -194,7 +196,9 @@ class Sensor:
             return {}
         datagram = _datagram(packet, segment)
         whole = decode_datagram(datagram)
+        mac, has_mac = cols.mac[i].copy(), bool(cols.has_mac[i] and not whole.tunnel[0])
         cols.copy_row(i, whole, 0)
+        cols.mac[i], cols.has_mac[i] = mac, has_mac
         if whole.status[0] != OK:
             cols.status[i] = MALFORMED
             packet.malformed = "ip_reassembled_datagram_undecodable"
@@ -351,6 +355,8 @@ def _endpoints(event: Event, ends: Endpoints, sender_is_source: bool) -> None:
     b: dict[str, Any] = {"ip": ends.dst}
     if ends.proto in (6, 17, 132):
         a["port"], b["port"] = ends.sport, ends.dport
+    if ends.mac is not None:
+        a["mac"], b["mac"] = ends.mac
     event["source"], event["destination"] = (a, b) if sender_is_source else (b, a)
     network: dict[str, Any] = {"transport": TRANSPORTS.get(ends.proto, str(ends.proto)),
                                "community_id": ends.community_id}

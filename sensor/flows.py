@@ -2,10 +2,11 @@
 
 Flows live in arrays (one slot per flow) indexed by the hash of their canonical key, and a
 compiled loop updates them a whole block at a time. A flow's ``source`` is the side that sent the
-first packet seen. Flows end on an idle or active timeout, shortly after a TCP close, when the
-table is full (the least recently active flows are evicted, and counted), or at the end of the
-input. Ended slots are handed back to the caller, which turns them into ``flow`` events and then
-releases them.
+first packet seen, and its MAC addresses are those of that packet's frame (none for other link
+types and for tunnelled flows). Flows end on an idle or active timeout, shortly after a TCP
+close, when the table is full (the least recently active flows are evicted, and counted), or at
+the end of the input. Ended slots are handed back to the caller, which turns them into
+``flow`` events and then releases them.
 
 The index from hash to slot is an open-addressing table (linear probing) in two arrays, kept at
 most half full. Two different keys with the same 64-bit hash would share a slot; with a million
@@ -52,6 +53,8 @@ class FlowArrays:
         self.qfi = np.full(capacity, 255, np.uint8)
         self.outer = np.zeros((capacity, 32), np.uint8)
         self.tunnel = np.zeros(capacity, np.bool_)
+        self.mac = np.zeros((capacity, 12), np.uint8)
+        self.has_mac = np.zeros(capacity, np.bool_)
         self.active = np.zeros(capacity, np.bool_)
         self.end_reason = np.zeros(capacity, np.uint8)
 
@@ -64,7 +67,8 @@ class FlowArrays:
     def columns(self) -> tuple[np.ndarray, ...]:
         return (self.key, self.hash, self.src_is_a, self.first_ns, self.last_ns, self.closed_ns,
                 self.first_frame, self.packets, self.bytes, self.tcp_flags, self.fins, self.teid,
-                self.qfi, self.outer, self.tunnel, self.active, self.end_reason)
+                self.qfi, self.outer, self.tunnel, self.mac, self.has_mac, self.active,
+                self.end_reason)
 
 
 @dataclass(slots=True)
@@ -88,6 +92,7 @@ class FlowRecord:
     teid: tuple[int, int] | None
     qfi: int | None
     outer: tuple[bytes, bytes] | None
+    mac: tuple[str, str] | None     # source and destination, ECS notation (00-0E-8C-01-02-03)
 
     def flag_letters(self) -> str:
         return "".join(letter for bit, letter in TCP_FLAG_LETTERS if self.tcp_flags & bit)
@@ -111,7 +116,7 @@ def _rows(array: np.ndarray) -> list[bytes]:
 def _record(slot: int, key: bytes, src_is_a: bool, first_ns: int, last_ns: int,
             first_frame: int, packets: list[int], nbytes: list[int], tcp_flags: int,
             end_reason: int, tunnel: bool, teid: list[int], qfi: int,
-            outer: bytes) -> FlowRecord:
+            outer: bytes, has_mac: bool, mac: bytes) -> FlowRecord:
     a = (address(key[0:16]), (key[32] << 8) | key[33])
     b = (address(key[16:32]), (key[34] << 8) | key[35])
     (src, sport), (dst, dport) = (a, b) if src_is_a else (b, a)
@@ -121,7 +126,17 @@ def _record(slot: int, key: bytes, src_is_a: bool, first_ns: int, last_ns: int,
         last_ns, first_frame, (packets[0], packets[1]), (nbytes[0], nbytes[1]), tcp_flags,
         END_REASONS[end_reason], (teid[0], teid[1]) if tunnel else None,
         qfi if tunnel and qfi != 255 else None,
-        (address(outer[:16]), address(outer[16:])) if tunnel else None)
+        (address(outer[:16]), address(outer[16:])) if tunnel else None,
+        (mac_text(mac[:6]), mac_text(mac[6:])) if has_mac else None)
+
+
+def mac_text(raw: bytes) -> str:
+    """A MAC address in the ECS notation: upper-case hex pairs joined by hyphens.
+
+    >>> mac_text(bytes([0x00, 0x0E, 0x8C, 0x01, 0x02, 0x03]))
+    '00-0E-8C-01-02-03'
+    """
+    return raw.hex("-").upper()
 
 
 class FlowTable:
@@ -153,8 +168,8 @@ class FlowTable:
         counts = _update(index.hashes, index.slots, index.live, self.free, self.free_top,
                          self.idle_ns, self.active_ns, cols.status, cols.hash, cols.key,
                          cols.a_is_src, cols.proto, cols.tcp_flags, cols.tunnel, cols.teid,
-                         cols.qfi, cols.outer, ts_ns, wire_len, frames, slots, ended_now,
-                         *self.arrays.columns())
+                         cols.qfi, cols.outer, cols.mac, cols.has_mac, ts_ns, wire_len, frames,
+                         slots, ended_now, *self.arrays.columns())
         created, n_ended = counts
         self.created += created
         return slots, np.concatenate([ended, ended_now[:n_ended]])
@@ -193,7 +208,8 @@ class FlowTable:
                       a.bytes[slots].tolist(), a.tcp_flags[slots].tolist(),
                       a.end_reason[slots].tolist(), a.tunnel[slots].tolist(),
                       a.teid[slots].tolist(), a.qfi[slots].tolist(),
-                      _rows(a.outer[slots]), strict=True)
+                      _rows(a.outer[slots]), a.has_mac[slots].tolist(),
+                      _rows(a.mac[slots]), strict=True)
         return [_record(*row) for row in columns]
 
     def _make_room(self, incoming: int) -> np.ndarray:
@@ -300,9 +316,10 @@ def _forget(hashes, slots, live, ended):
 
 @njit(cache=True)
 def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns, status, hashes,
-            keys, a_is_src, protos, flags, tunnels, teids, qfis, outers, ts_ns, wire_len, frames,
-            slots, ended, key, hash_, src_is_a, first_ns, last_ns, closed_ns, first_frame,
-            packets, nbytes, tcp_flags, fins, teid, qfi, outer, tunnel, active, end_reason):
+            keys, a_is_src, protos, flags, tunnels, teids, qfis, outers, macs, has_macs, ts_ns,
+            wire_len, frames, slots, ended, key, hash_, src_is_a, first_ns, last_ns, closed_ns,
+            first_frame, packets, nbytes, tcp_flags, fins, teid, qfi, outer, tunnel, mac, has_mac,
+            active, end_reason):
     created = 0
     n_ended = 0
     for i in range(len(status)):
@@ -345,6 +362,8 @@ def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns,
             teid[slot] = 0
             qfi[slot] = 255
             tunnel[slot] = False
+            has_mac[slot] = has_macs[i]
+            mac[slot] = macs[i]
             active[slot] = True
             end_reason[slot] = 0
         side = 0 if a_is_src[i] == src_is_a[slot] else 1

@@ -20,7 +20,10 @@ class AssetPublic(BaseModel):
     """One host by IP address, as its traffic shows it."""
 
     ip: str
-    macs: list[str]
+    macs: list[str] = Field(description="the host's own MACs (ECS notation)")
+    gateway_macs: list[str] = Field(
+        default_factory=list, description="MACs seen with this address that a gateway uses "
+                                          "for many addresses: the host is behind it")
     vendor: str | None = Field(description="the MAC's registered vendor, else the vendor a "
                                            "device identity names")
     first_seen: str

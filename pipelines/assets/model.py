@@ -2,7 +2,8 @@
 
 A record::
 
-    {"ip": "10.0.0.9", "macs": ["00:0e:8c:01:02:03"], "vendor": "Siemens AG",
+    {"ip": "10.0.0.9", "macs": ["00-0E-8C-01-02-03"], "vendor": "Siemens AG",
+     "gateway_macs": ["00-00-5E-00-01-01"],
      "first_seen": "...Z", "last_seen": "...Z", "events": 12,
      "protocols": {"modbus": 12}, "protocol_names": ["modbus"], "roles": ["plc"], "zone": "ot",
      "configured": {"name": "plc-1", "zone": "cell-1", "zone_kind": "ot", "criticality": 5},
@@ -12,7 +13,9 @@ A record::
 
 Merging is associative and keeps every count, so a sink can send the changes of a batch and
 the store add them to what it holds. Bounded: at most :data:`MAX_PEERS` peers (the busiest
-kept) and :data:`MAX_MACS` MAC addresses per asset.
+kept) and :data:`MAX_MACS` MAC addresses per asset. ``gateway_macs`` are the MACs the address
+was seen with that belong to a gateway, not to the host (:mod:`pipelines.assets.macs`); they are
+never among its ``macs`` and never name its vendor.
 
 >>> from pipelines.assets.observe import Sighting
 >>> a = fold([Sighting("10.0.0.9", "2026-01-01T00:00:02.000000Z", "10.0.0.5", "modbus",
@@ -44,9 +47,9 @@ RAN_ROLES = frozenset({"gnb"})
 
 
 def new_asset(ip: str, at: str) -> Asset:
-    return {"ip": ip, "macs": [], "vendor": None, "first_seen": at, "last_seen": at,
-            "events": 0, "protocols": {}, "protocol_names": [], "roles": [], "zone": "it",
-            "configured": {}, "fingerprints": {}, "peers": {},
+    return {"ip": ip, "macs": [], "gateway_macs": [], "vendor": None, "first_seen": at,
+            "last_seen": at, "events": 0, "protocols": {}, "protocol_names": [], "roles": [],
+            "zone": "it", "configured": {}, "fingerprints": {}, "peers": {},
             "risk": {"alerts": 0, "max_severity": 0, "score": 0}}
 
 
@@ -60,7 +63,7 @@ def fold(sightings: Iterable[Sighting], into: dict[str, Asset] | None = None
             asset = assets[sighting.ip] = new_asset(sighting.ip, sighting.at)
         _add(asset, sighting)
     for asset in assets.values():
-        _derive(asset)
+        derive(asset)
     return assets
 
 
@@ -119,14 +122,16 @@ def merge_assets(old: Asset, new: Asset) -> Asset:
     merged["last_seen"] = max(old["last_seen"], new["last_seen"])
     merged["events"] = old["events"] + new["events"]
     merged["macs"] = list(dict.fromkeys([*old["macs"], *new["macs"]]))
+    merged["gateway_macs"] = list(dict.fromkeys([*old.get("gateway_macs", []),
+                                                 *new.get("gateway_macs", [])]))
     merged["roles"] = sorted({*old["roles"], *new["roles"]})
     merged["protocols"] = _summed(old["protocols"], new["protocols"])
     merged["fingerprints"] = _fingerprints(old["fingerprints"], new["fingerprints"])
     merged["configured"] = {**old.get("configured", {}), **new.get("configured", {})}
     merged["peers"] = _merged_peers(old["peers"], new["peers"])
     merged["risk"] = _merged_risk(old["risk"], new["risk"])
-    merged["vendor"] = old.get("vendor")
-    _derive(merged)
+    merged["vendor"] = None if new.get("gateway_macs") else old.get("vendor")
+    derive(merged)
     return merged
 
 
@@ -154,9 +159,12 @@ def _fingerprints(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _derive(asset: Asset) -> None:
-    """The fields that follow from the others: bounds, vendor, protocol names, zone."""
-    asset["macs"] = asset["macs"][:MAX_MACS]
+def derive(asset: Asset) -> None:
+    """The fields that follow from the others: bounds, own MACs, vendor, protocol names,
+    zone."""
+    gateways = asset.setdefault("gateway_macs", [])[:MAX_MACS]
+    asset["gateway_macs"] = gateways
+    asset["macs"] = [mac for mac in asset["macs"] if mac not in gateways][:MAX_MACS]
     asset["roles"] = sorted(asset["roles"])
     if len(asset["peers"]) > MAX_PEERS:
         busiest = sorted(asset["peers"].items(), key=lambda item: -item[1]["count"])

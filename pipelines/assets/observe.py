@@ -106,7 +106,7 @@ def sightings(event: Event) -> list[Sighting]:
     dataset = meta.get("dataset")
     roles = _roles(event, dataset) if isinstance(dataset, str) else (None, None)
     protocol = _protocol(event, dataset)
-    found = [Sighting(ip, at, peer=other, protocol=protocol, mac=_text(end.get("mac")),
+    found = [Sighting(ip, at, peer=other, protocol=protocol, mac=_unicast(end.get("mac")),
                       role=role, placement=_placement(end))
              for end, ip, other, role in zip(ends, ips, ips[::-1], roles, strict=True)
              if isinstance(ip, str)]
@@ -338,6 +338,17 @@ class _FirstParts(dict[tuple[str, ...], frozenset[str]]):
 
 
 _FIRST_PARTS = _FirstParts()
+
+
+def _unicast(mac: Any) -> str | None:
+    """A MAC that can name a host: not all zeros (captures of loopback or of tools write
+    those), not broadcast or multicast (the group bit of the first octet)."""
+    if not isinstance(mac, str) or len(mac) != 17 or mac == "00-00-00-00-00-00":
+        return None
+    try:
+        return None if int(mac[:2], 16) & 1 else mac
+    except ValueError:
+        return None
 
 
 def _text(value: Any) -> str | None:

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from pipelines.assets.macs import MacOwners
 from pipelines.assets.model import Asset, fold, merge_assets
 from pipelines.assets.observe import sightings
 from pipelines.sinks.base import Event, Sink
@@ -42,13 +43,15 @@ class AssetSink(Sink):
         self.store = store
         self.interval_s = interval_s
         self.pending: dict[str, Asset] = {}
+        self.mac_owners = MacOwners()
         self.last_error: str | None = None
         self._last_flush = float("-inf")
 
     def write(self, events: Sequence[Event]) -> None:
         found = [sighting for event in events for sighting in sightings(event)]
         if found:
-            self.pending = _merged_into(self.pending, fold(found))
+            changes = self.mac_owners.sift(fold(found))
+            self.pending = _merged_into(self.pending, changes)
 
     def flush(self) -> None:
         if time.monotonic() - self._last_flush >= self.interval_s:

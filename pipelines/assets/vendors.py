@@ -13,8 +13,10 @@ def mac_vendor(mac: str) -> str | None:
 
     >>> mac_vendor("00:0e:8c:01:02:03"), mac_vendor("02:00:00:00:00:01"), mac_vendor("nope")
     ('Siemens AG', None, None)
+    >>> mac_vendor("00-1B-1B-1A-D6-E0")     # registered as "Siemens AG,"
+    'Siemens AG'
     """
     try:
-        return str(netaddr.EUI(mac).oui.registration().org)
+        return str(netaddr.EUI(mac).oui.registration().org).strip().rstrip(",").strip()
     except (netaddr.AddrFormatError, netaddr.NotRegisteredError, TypeError, ValueError):
         return None

@@ -511,9 +511,11 @@ def test_assets_view_shows_the_discovered_hosts(page: Page, console: Console,
     expect(plc).to_contain_text("PLC")
     expect(plc).to_contain_text("OT cell")
     expect(plc.locator(".sev")).to_have_text("Critical")
+    expect(plc.locator(".col-vendor")).to_have_text("Siemens AG")   # from the PLC's MAC
     plc.click()
     detail = page.locator("#asset-detail")
     expect(detail).to_contain_text(STOPPED_PLC)
+    expect(detail).to_contain_text("00-1B-1B-1A-D6-E0")
     expect(detail.locator(".asset-alerts")).to_contain_text(PLC_STOP)
     page.screenshot(path=str(tmp_path / "asset-detail.png"))
 

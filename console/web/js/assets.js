@@ -111,6 +111,7 @@ function definitions(pairs) {
 function summarySection(asset) {
   return definitions([
     [t("assets.ip"), asset.ip], [t("assets.macs"), asset.macs],
+    [t("assets.gateway_macs"), asset.gateway_macs?.length ? asset.gateway_macs : null],
     [t("assets.vendor"), asset.vendor], [t("assets.roles"), asset.roles.map(roleLabel)],
     [t("assets.zone"), zoneLabel(asset.zone)], [t("assets.configured"), asset.configured.name],
     [t("assets.first_seen"), formatTime(asset.first_seen)],
