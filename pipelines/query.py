@@ -28,7 +28,7 @@ import ipaddress
 import math
 import re
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -460,7 +460,11 @@ def to_sql(node: Node | None, layout: SqlLayout) -> Sql:
 
 
 def _join(op: str, items: tuple[Node, ...], layout: SqlLayout) -> Sql:
-    parts = [to_sql(item, layout) for item in items]
+    return joined(op, [to_sql(item, layout) for item in items])
+
+
+def joined(op: str, parts: Sequence[Sql]) -> Sql:
+    """``parts`` joined by the operator ``op`` (``AND``, ``OR``, ``+``), each in parentheses."""
     return Sql(f" {op} ".join(f"({p.text})" for p in parts), [v for p in parts for v in p.params])
 
 
@@ -482,18 +486,23 @@ def _emit_text(node: Text, layout: SqlLayout) -> Sql:
 
 
 def _emit_term(node: Term, layout: SqlLayout) -> Sql:
-    lookup = layout.lookups.get(node.field)
-    column = "value" if lookup else field_sql(layout, node.field)
-    condition = Sql(f"{column} = ?", [_param(node.value)])
-    return lookup(condition) if lookup else condition
+    return _on_field(layout, node.field, lambda column: Sql(f"{column} = ?", [_param(node.value)]))
 
 
 def _emit_range(node: Range, layout: SqlLayout) -> Sql:
     """A range with both ends open is an existence check: that one stays on the row."""
     bounded = node.low is not None or node.high is not None
-    lookup = layout.lookups.get(node.field) if bounded else None
-    condition = _range_condition(node, "value" if lookup else field_sql(layout, node.field))
-    return lookup(condition) if lookup else condition
+    return _on_field(layout, node.field, lambda column: _range_condition(node, column),
+                     side_table=bounded)
+
+
+def _on_field(layout: SqlLayout, name: str, condition: Callable[[str], Sql],
+              side_table: bool = True) -> Sql:
+    """``condition`` on the field's column, or on its side table's ``value`` (``lookups``)."""
+    lookup = layout.lookups.get(name) if side_table else None
+    if lookup is None:
+        return condition(field_sql(layout, name))
+    return lookup(condition("value"))
 
 
 def _range_condition(node: Range, column: str) -> Sql:

@@ -30,6 +30,9 @@ LINKTYPE_RAW = 101
 FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 
 
+LINK_COLUMNS = frozenset({"mac", "has_mac"})
+
+
 @dataclass(slots=True)
 class Columns:
     """What the decoder found, one row per frame."""
@@ -65,9 +68,11 @@ class Columns:
 
 
     def copy_row(self, i: int, other: Columns, j: int) -> None:
-        """Row ``i`` becomes row ``j`` of ``other``."""
+        """Row ``i`` takes what row ``j`` of ``other`` decoded from the IP layer up; its frame's
+        link-layer columns (the MACs) stay, since a reassembled datagram has none of its own."""
         for name in self.__slots__:
-            getattr(self, name)[i] = getattr(other, name)[j]
+            if name not in LINK_COLUMNS:
+                getattr(self, name)[i] = getattr(other, name)[j]
 
 
 def decode_datagram(datagram: bytes) -> Columns:

@@ -196,9 +196,9 @@ class Sensor:
             return {}
         datagram = _datagram(packet, segment)
         whole = decode_datagram(datagram)
-        mac, has_mac = cols.mac[i].copy(), bool(cols.has_mac[i] and not whole.tunnel[0])
         cols.copy_row(i, whole, 0)
-        cols.mac[i], cols.has_mac[i] = mac, has_mac
+        if whole.tunnel[0]:     # the frame's MACs are the tunnel's outer endpoints'
+            cols.has_mac[i] = False
         if whole.status[0] != OK:
             cols.status[i] = MALFORMED
             packet.malformed = "ip_reassembled_datagram_undecodable"

@@ -35,6 +35,7 @@ from pipelines.query import (
     SqlLayout,
     field_spec,
     field_sql,
+    joined,
     parse_query,
     to_sql,
 )
@@ -137,7 +138,7 @@ class SQLiteStore(Store):
             raise QueryError(f"size must be at least 1, not {size}")
         with self._transaction("DEFERRED") as conn:
             where = _where(query, when, conn)
-            page = _conjunction([where, _after(cursor)]) if cursor else where
+            page = joined("AND", [where, _after(cursor)]) if cursor else where
             count = _count(conn, query, when, where)
             rows = conn.execute(f"SELECT ts, id FROM events WHERE {page.text} "
                                 "ORDER BY ts DESC, id DESC LIMIT ?",
@@ -170,7 +171,7 @@ class SQLiteStore(Store):
             raise QueryError(f"size must be at least 1, not {size}")
         column = field_sql(LAYOUT, field, raw=True)
         counted = _counted_terms(field, query, when, column)
-        where = _conjunction([self._where(query, when), Sql(f"{column} IS NOT NULL", [])])
+        where = joined("AND", [self._where(query, when), Sql(f"{column} IS NOT NULL", [])])
         rows = self._fetch(*_with_limit(counted, size)) if counted else self._fetch(
             f"SELECT {column} AS term, count(*) AS n FROM events "
             f"WHERE {where.text} GROUP BY term ORDER BY n DESC, term LIMIT ?",
@@ -400,7 +401,7 @@ def _where(query: str, when: TimeRange | None, conn: sqlite3.Connection | None =
         parts.append(Sql("ts >= ?", [start]))
     if end is not None:
         parts.append(Sql("ts < ?", [end]))
-    return _conjunction(parts)
+    return joined("AND", parts)
 
 
 def _time(text: str) -> int:
@@ -408,10 +409,6 @@ def _time(text: str) -> int:
         return parse_timestamp(text)
     except ValueError as exc:
         raise QueryError(f"'{text}' is not an ISO 8601 time") from exc
-
-
-def _conjunction(parts: Sequence[Sql]) -> Sql:
-    return Sql(" AND ".join(f"({p.text})" for p in parts), [v for p in parts for v in p.params])
 
 
 def _after(cursor: str | None) -> Sql:

@@ -43,6 +43,7 @@ from pipelines.query import (
     Text,
     Wildcard,
     field_sql,
+    joined,
     to_sql,
 )
 
@@ -167,12 +168,12 @@ def answers(node: Node | None, field: str | None = None) -> bool:
 def count_sql(node: Node | None, when: Split, events_where: Sql) -> Sql:
     """The number of events matching ``node``: whole hours from the table plus each edge counted
     over ``events_where`` (the same query translated for the events table)."""
-    where = _and([to_sql(node, LAYOUT), when.hours])
+    where = joined("AND", [to_sql(node, LAYOUT), when.hours])
     parts = [Sql(f"SELECT coalesce(sum(n), 0) FROM event_counts WHERE {where.text}",
                  where.params)]
     parts += [Sql(f"SELECT count(*) FROM events WHERE {edge.text}", edge.params)
               for edge in _edges(events_where, when)]
-    return Sql(" + ".join(f"({p.text})" for p in parts), [v for p in parts for v in p.params])
+    return joined("+", parts)
 
 
 def terms_sql(field: str, node: Node | None, when: Split, events_column: str,
@@ -180,7 +181,7 @@ def terms_sql(field: str, node: Node | None, when: Split, events_column: str,
     """``(term, n)`` groups of ``field`` over the matching events, merged from both tables,
     most frequent first (ties by value, as SQLite orders them); a ``LIMIT ?`` is left to add."""
     column = field_sql(LAYOUT, field, raw=True)
-    where = _and([to_sql(node, LAYOUT), when.hours, Sql(f"{column} IS NOT NULL", [])])
+    where = joined("AND", [to_sql(node, LAYOUT), when.hours, Sql(f"{column} IS NOT NULL", [])])
     parts = [Sql(f"SELECT {column} AS term, n FROM event_counts WHERE {where.text}",
                  where.params)]
     parts += [Sql(f"SELECT {events_column} AS term, count(*) AS n FROM events "
@@ -193,12 +194,8 @@ def terms_sql(field: str, node: Node | None, when: Split, events_column: str,
 
 
 def _edges(events_where: Sql, when: Split) -> list[Sql]:
-    return [_and([events_where, Sql("ts >= ? AND ts < ?", [low, high])])
+    return [joined("AND", [events_where, Sql("ts >= ? AND ts < ?", [low, high])])
             for low, high in when.edges]
-
-
-def _and(parts: Sequence[Sql]) -> Sql:
-    return Sql(" AND ".join(f"({p.text})" for p in parts), [v for p in parts for v in p.params])
 
 
 def _fields(node: Node | None) -> set[str | None]:

@@ -26,10 +26,10 @@ from typing import Any, NoReturn
 
 import orjson
 
-from detection.incidents import DATASET, KIND
 from liaowang.events import parse_timestamp
 from pipelines.query import SqlLayout, field_spec, ip_key
 from pipelines.store.base import Event, StoreError
+from pipelines.store.incidents import split_incidents
 
 Row = list[Any]
 
@@ -58,22 +58,11 @@ class RowBuilder:
         self._required = tuple((fields.index(name), name) for name in required)
         self._converted = tuple((fields.index(name), _CONVERTERS[field_spec(name).type])
                                 for name in fields if field_spec(name).type in _CONVERTERS)
-        self._kind, self._dataset = (fields.index(name) if name in fields else None
-                                     for name in ("event.kind", "event.dataset"))
 
     def split(self, documents: Sequence[Event]) -> tuple[list[Row], list[Event], list[Event]]:
         """``(rows, the events and alerts they hold, incidents)`` of a batch, each in order."""
-        rows: list[Row] = []
-        events: list[Event] = []
-        incidents: list[Event] = []
-        for document in documents:
-            values = self._values(document)
-            if self._is_incident(values):
-                incidents.append(document)
-            else:
-                rows.append(self._finish(document, values))
-                events.append(document)
-        return rows, events, incidents
+        events, incidents = split_incidents(documents)
+        return [self.row(event) for event in events], events, incidents
 
     def row(self, event: Event) -> Row:
         """The row of one event."""
@@ -91,11 +80,6 @@ class RowBuilder:
             value = node.get(leaf) if type(node) is dict else None
             append(get(dotted) if value is None else value)
         return values
-
-    def _is_incident(self, values: list[Any]) -> bool:
-        if self._kind is None or self._dataset is None:
-            return False
-        return bool(values[self._kind] == KIND and values[self._dataset] == DATASET)
 
     def _finish(self, event: Event, values: list[Any]) -> Row:
         for index, _ in self._required:

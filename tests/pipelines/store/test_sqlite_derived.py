@@ -16,10 +16,10 @@ import pytest
 
 from detection.sigma import SigmaDetector
 from liaowang.events import iso_timestamp
-from pipelines.query import Sql, field_sql, parse_query, to_sql
+from pipelines.query import Sql, field_sql, joined, parse_query, to_sql
 from pipelines.store import sqlite_counts, sqlite_derived, sqlite_fields
 from pipelines.store.base import Event, TimeRange
-from pipelines.store.sqlite import LAYOUT, SQLiteStore, _conjunction, _time, _where
+from pipelines.store.sqlite import LAYOUT, SQLiteStore, _time, _where
 from tests.utils.pcaps import PCAPS, run_sensor
 
 CAPTURES = (
@@ -76,7 +76,7 @@ def read_every_document(store: SQLiteStore, query: str, when: TimeRange) -> list
     parts = [to_sql(parse_query(query), LAYOUT)]
     parts += [Sql(text, [_time(value)]) for text, value in (("ts >= ?", when.start),
                                                              ("ts < ?", when.end)) if value]
-    where = _conjunction(parts)
+    where = joined("AND", parts)
     return [row[0] for row in store._fetch(f"SELECT id FROM events WHERE {where.text} "
                                            "ORDER BY ts DESC, id DESC", where.params)]
 
