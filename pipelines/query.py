@@ -463,6 +463,13 @@ def _join(op: str, items: tuple[Node, ...], layout: SqlLayout) -> Sql:
     return joined(op, [to_sql(item, layout) for item in items])
 
 
+def between(column: str, low: Any | None, high: Any | None) -> Sql:
+    """``low <= column < high``, an end left open when it is None (``1`` when both are)."""
+    found = [(text, value) for text, value in ((f"{column} >= ?", low), (f"{column} < ?", high))
+             if value is not None]
+    return Sql(" AND ".join(text for text, _ in found) or "1", [value for _, value in found])
+
+
 def joined(op: str, parts: Sequence[Sql]) -> Sql:
     """``parts`` joined by the operator ``op`` (``AND``, ``OR``, ``+``), each in parentheses."""
     return Sql(f" {op} ".join(f"({p.text})" for p in parts), [v for p in parts for v in p.params])

@@ -33,6 +33,7 @@ from pipelines.query import (
     SQL_FUNCTIONS,
     Sql,
     SqlLayout,
+    between,
     field_spec,
     field_sql,
     joined,
@@ -396,12 +397,7 @@ def _where(query: str, when: TimeRange | None, conn: sqlite3.Connection | None =
     start, end = _bounds(when)
     lookups = sqlite_fields.lookups(conn, start, end) if conn is not None else {}
     layout = SqlLayout(LAYOUT.columns, LAYOUT.document, lookups)
-    parts = [to_sql(parse_query(query), layout)]
-    if start is not None:
-        parts.append(Sql("ts >= ?", [start]))
-    if end is not None:
-        parts.append(Sql("ts < ?", [end]))
-    return joined("AND", parts)
+    return joined("AND", [to_sql(parse_query(query), layout), between("ts", start, end)])
 
 
 def _time(text: str) -> int:

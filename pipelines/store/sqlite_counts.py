@@ -42,6 +42,7 @@ from pipelines.query import (
     Term,
     Text,
     Wildcard,
+    between,
     field_sql,
     joined,
     to_sql,
@@ -149,9 +150,7 @@ def split(start_us: int | None, end_us: int | None) -> Split | None:
     last = None if end_us is None else end_us // HOUR_US * HOUR_US
     if first is not None and last is not None and first >= last:
         return None
-    bounds = [(text, value) for text, value in (("hour >= ?", first), ("hour < ?", last))
-              if value is not None]
-    hours = Sql(" AND ".join(text for text, _ in bounds) or "1", [v for _, v in bounds])
+    hours = between("hour", first, last)
     edges = [(low, high) for low, high in ((start_us, first), (last, end_us))
              if low is not None and high is not None and low < high]
     return Split(hours, edges)
@@ -194,7 +193,7 @@ def terms_sql(field: str, node: Node | None, when: Split, events_column: str,
 
 
 def _edges(events_where: Sql, when: Split) -> list[Sql]:
-    return [joined("AND", [events_where, Sql("ts >= ? AND ts < ?", [low, high])])
+    return [joined("AND", [events_where, between("ts", low, high)])
             for low, high in when.edges]
 
 

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pipelines.query import Node, Range, Sql, SqlLayout, Term, to_sql
+from pipelines.query import Node, Range, Sql, SqlLayout, Term, between, to_sql
 from pipelines.store.sqlite_counts import document_value
 
 FIELDS = (
@@ -96,7 +96,7 @@ def lookups(conn: sqlite3.Connection, start_us: int | None, end_us: int | None
     A value with few events (up to :data:`FEW`) is looked up as the list of their (time, id);
     a common one is checked event by event as the search walks back in time, so the newest
     page is found after a few hundred events instead of after listing them all."""
-    bounds = _bounds(start_us, end_us)
+    bounds = between("ts", start_us, end_us)
 
     def lookup(name: str) -> Callable[[Sql], Sql]:
         def condition(on_value: Sql) -> Sql:
@@ -120,19 +120,13 @@ def count_sql(node: Node | None, start_us: int | None, end_us: int | None) -> Sq
         return None
     if isinstance(node, Range) and node.low is None and node.high is None:
         return None   # an existence check: not asked in the kept rows (see lookups)
-    code, bounds = FIELDS.index(node.field), _bounds(start_us, end_us)
+    code, bounds = FIELDS.index(node.field), between("ts", start_us, end_us)
 
     def count(on_value: Sql) -> Sql:
         return Sql(f"SELECT count(*) FROM event_fields WHERE field = ? AND ({on_value.text}) "
                    f"AND {bounds.text}", [code, *on_value.params, *bounds.params])
 
     return to_sql(node, SqlLayout({}, lookups={node.field: count}))
-
-
-def _bounds(start_us: int | None, end_us: int | None) -> Sql:
-    found = [(text, value) for text, value in (("ts >= ?", start_us), ("ts < ?", end_us))
-             if value is not None]
-    return Sql(" AND ".join(text for text, _ in found) or "1", [value for _, value in found])
 
 
 def _matches(conn: sqlite3.Connection, where: Sql) -> int:
