@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 VERSION = os.environ.get("LIAOWANG_ES_VERSION", "9.2.4")
@@ -101,11 +102,12 @@ def answers(url: str) -> bool:
         return False
 
 
-def wait_for(url: str, timeout_s: float) -> bool:
-    """Whether the cluster at ``url`` answered within ``timeout_s``."""
+def wait_for(url: str, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Whether the cluster at ``url`` answered within ``timeout_s`` (given up as soon as its
+    process is no longer ``alive``)."""
     deadline = time.monotonic() + timeout_s
     while not answers(url):
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or not alive():
             return False
         time.sleep(0.5)
     return True
@@ -162,15 +164,12 @@ class Node:
             os.chmod(path, mode | 0o044 | (0o011 if mode & 0o100 else 0))
 
     def _wait(self) -> None:
-        deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise NodeError(f"Elasticsearch exited with {self.process.returncode}:\n"
-                                f"{self.tail()}")
-            if answers(self.url):
-                return
-            time.sleep(0.5)
+        process = self.process
+        assert process is not None
+        if wait_for(self.url, self.start_timeout_s, alive=lambda: process.poll() is None):
+            return
+        if process.poll() is not None:
+            raise NodeError(f"Elasticsearch exited with {process.returncode}:\n{self.tail()}")
         self.stop()
         raise NodeError(f"Elasticsearch did not answer within {self.start_timeout_s:.0f} s:\n"
                         f"{self.tail()}")
