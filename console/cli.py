@@ -233,6 +233,8 @@ def _sinks(args: argparse.Namespace, settings: Settings) -> list[Sink]:
 
 def _policies(settings: Settings) -> list[Sink]:
     """The sink performing the configured response policies (none without any)."""
+    if not settings.response.policies:   # spares a run without them the actions' HTTP client
+        return []
     from pipelines.response.policies import PolicySink
 
     sink = PolicySink.from_settings(settings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sigma.correlations import SigmaCorrelationRule
@@ -20,9 +20,11 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from liaowang.config import load_config
 from liaowang.events import get_field
-from pipelines.hunt import HuntError, HuntResult, find_rule, hunt, time_bound
 from pipelines.store import open_store, sqlite_path
 from pipelines.store.base import TimeRange
+
+if TYPE_CHECKING:   # the hunt's modules are imported by the hunt command only
+    from pipelines.hunt import HuntResult
 
 
 def add_parser(actions: argparse._SubParsersAction) -> None:
@@ -43,6 +45,7 @@ def add_parser(actions: argparse._SubParsersAction) -> None:
 
 def run_hunt(args: argparse.Namespace) -> int:
     from console.cli import Refused
+    from pipelines.hunt import HuntError, find_rule, hunt, time_bound
 
     settings = load_config(args.config)
     pack_paths = args.rules or [settings.detection.rules_path or _shipped()]
@@ -62,6 +65,8 @@ def run_hunt(args: argparse.Namespace) -> int:
 
 def _existing(url: str) -> None:
     """A hunt reads history: a SQLite file that is not there is a mistake, not a new store."""
+    from pipelines.hunt import HuntError
+
     if url.lower().startswith("sqlite:") and not sqlite_path(url).is_file():
         raise HuntError(f"no store at {url}: the file {sqlite_path(url)} does not exist")
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from liaowang.config import Settings
 from pipelines.sinks.base import Sink
-from pipelines.sinks.console import ConsoleSink, SensorCounters
 from pipelines.spool import SpoolError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # the console sink's HTTP client is imported only by a sensor that ships
     from pipelines.live import LiveRun
+    from pipelines.sinks.console import ConsoleSink, SensorCounters
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -55,6 +55,7 @@ def run_prune(args: argparse.Namespace) -> int:
 def console_sink(settings: Settings) -> ConsoleSink:
     """The configured console sink (``sensor.sink``) with its spool."""
     from console.cli import Refused
+    from pipelines.sinks.console import ConsoleSink
 
     try:
         return ConsoleSink(settings)
@@ -69,12 +70,16 @@ def report_live_counters(sinks: Sequence[Sink], run: LiveRun) -> None:
 
 
 def _live_counters(run: LiveRun) -> SensorCounters:
+    from pipelines.sinks.console import SensorCounters
+
     stats = list(run.capture.stats.values())
     return SensorCounters(packets=sum(s.received for s in stats),
                           drops=sum(s.dropped for s in stats), lag_s=run.lag_s)
 
 
 def _console_sinks(sinks: Sequence[Sink]) -> list[ConsoleSink]:
+    from pipelines.sinks.console import ConsoleSink
+
     found: list[ConsoleSink] = []
     for sink in sinks:
         if isinstance(sink, ConsoleSink):

@@ -448,8 +448,8 @@ def load_config(path: str | Path | None) -> Settings:
     except OSError as exc:
         raise ConfigError(name, None, "", exc.strerror or str(exc)) from exc
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)

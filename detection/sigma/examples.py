@@ -71,7 +71,8 @@ class _Case:
 
 def _cases(path: Path) -> Iterator[_Case]:
     text = path.read_text(encoding="utf-8")
-    root, data = yaml.compose(text), yaml.safe_load(text) or {}
+    root = yaml.compose(text, Loader=yaml.CSafeLoader)
+    data = yaml.load(text, Loader=yaml.CSafeLoader) or {}
     for section, expected in (("match", True), ("no_match", False)):
         nodes = _section_nodes(root, section)
         for index, body in enumerate(data.get(section) or []):
@@ -89,7 +90,7 @@ def _section_nodes(root: yaml.Node | None, section: str) -> list[yaml.Node]:
 
 
 def _lists(path: Path) -> dict[str, list[Any]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) or {}
     return dict(data.get("lists") or {})
 
 

@@ -77,7 +77,8 @@ def load_pack(paths: Sequence[str | Path]) -> RulePack:
 def _load_file(pack: RulePack, path: Path) -> None:
     try:
         text = path.read_text(encoding="utf-8")
-        documents = [doc for doc in yaml.compose_all(text) if doc is not None]
+        documents = [doc for doc in yaml.compose_all(text, Loader=yaml.CSafeLoader)
+                     if doc is not None]
     except OSError as exc:
         pack.problems.append(RuleProblem(str(path), None, exc.strerror or str(exc)))
         return
@@ -94,8 +95,10 @@ def _load_file(pack: RulePack, path: Path) -> None:
 
 
 def _add_rule(pack: RulePack, source: RuleSource, text: str) -> None:
-    collection = SigmaCollection.from_yaml(
-        text, collect_errors=True, source=SigmaRuleLocation(source.path),
+    # pySigma's from_yaml would parse the text again with PyYAML's pure-Python loader
+    document = yaml.load(text, Loader=yaml.CSafeLoader)
+    collection = SigmaCollection.from_dicts(
+        [document], collect_errors=True, source=SigmaRuleLocation(source.path),
         resolve_references=False, policy=TrustedPolicy)
     errors = list(collection.errors)
     if errors or not collection.rules:

@@ -41,7 +41,7 @@ class RuleSource:
     @classmethod
     def parse(cls, path: str | Path, text: str) -> RuleSource:
         """Raises ``yaml.YAMLError`` for a file that is not YAML."""
-        return cls(Path(path), yaml.compose(text))
+        return cls(Path(path), yaml.compose(text, Loader=yaml.CSafeLoader))
 
     def line_of(self, *keys: str) -> int | None:
         """1-based line of the deepest key found on the path ``keys``."""

@@ -62,7 +62,7 @@ def read_overrides(path: str | Path) -> dict[str, bool]:
     except OSError as exc:
         raise OverridesError(f"{path}: {exc.strerror or exc}") from exc
     try:
-        parsed = _File.model_validate(yaml.safe_load(text) or {})
+        parsed = _File.model_validate(yaml.load(text, Loader=yaml.CSafeLoader) or {})
     except yaml.YAMLError as exc:
         raise OverridesError(f"{path}: not YAML: {exc}") from exc
     except ValidationError as exc:

@@ -51,7 +51,7 @@ class FieldSpec:
 
 def _load_fragment(name: str) -> dict[str, FieldSpec]:
     text = resources.files(__package__).joinpath("fields", f"{name}.yml").read_text()
-    raw: dict[str, dict[str, Any]] = yaml.safe_load(text) or {}
+    raw: dict[str, dict[str, Any]] = yaml.load(text, Loader=yaml.CSafeLoader) or {}
     specs = {}
     for field, decl in raw.items():
         enum = decl.get("enum")
