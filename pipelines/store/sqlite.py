@@ -64,12 +64,12 @@ from pipelines.store.base import (
 )
 from pipelines.store.incidents import IncidentFilter
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 LAYOUT = SqlLayout({
     "event.id": "id", "@timestamp": "ts", "event.kind": "kind", "event.dataset": "dataset",
     "observer.name": "observer", "source.ip": "source_ip", "destination.ip": "destination_ip",
-    "network.community_id": "community_id", "rule.id": "rule_id",
+    "network.community_id": "community_id", "rule.id": "rule_id", "network.protocol": "protocol",
 })
 """Fields copied into columns; ``ts`` is integer microseconds, addresses are :func:`ip_key`."""
 
@@ -77,7 +77,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, dataset TEXT NOT NULL,
     observer TEXT, source_ip BLOB, destination_ip BLOB, community_id TEXT, rule_id TEXT,
-    doc TEXT NOT NULL
+    protocol TEXT, doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts, id);
 CREATE INDEX IF NOT EXISTS events_dataset ON events (dataset, ts);
@@ -91,10 +91,10 @@ CREATE INDEX IF NOT EXISTS events_rule_id ON events (rule_id) WHERE rule_id IS N
 """
 
 _NAMES = (*LAYOUT.columns.values(), LAYOUT.document)
-_UPSERT = (
-    f"INSERT INTO events ({', '.join(_NAMES)}) VALUES ({', '.join('?' * len(_NAMES))}) "
-    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in _NAMES[1:])}"
-)
+_INSERT = f"INSERT INTO events ({', '.join(_NAMES)}) VALUES ({', '.join('?' * len(_NAMES))})"
+_INSERT_NEW = f"{_INSERT} ON CONFLICT (id) DO NOTHING"
+_UPSERT = (f"{_INSERT} ON CONFLICT (id) DO UPDATE SET "
+           f"{', '.join(f'{n} = excluded.{n}' for n in _NAMES[1:])}")
 _REQUIRED = ("event.id", "@timestamp", "event.kind", "event.dataset")
 _UNAVAILABLE = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN}
 _CHECKPOINT_BYTES = 1000 * 16384   # SQLite's own threshold: 1,000 pages (of a new file)
@@ -127,9 +127,7 @@ class SQLiteStore(Store):
         rows, events, incidents = _ROWS.split(events)
         if rows or incidents:
             with self._transaction("IMMEDIATE") as conn:
-                replaced = sqlite_derived.replaced(conn, [row[0] for row in rows])
-                conn.executemany(_UPSERT, rows)
-                sqlite_derived.keep(conn, _written(events, rows), replaced)
+                _write_events(conn, *_last_of_each_id(rows, events))
                 sqlite_incidents.write(conn, incidents)
         return len(rows) + len(incidents)
 
@@ -304,11 +302,54 @@ class SQLiteStore(Store):
             self._connection().execute("PRAGMA journal_mode = WAL")
         with self._transaction("IMMEDIATE") as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in _UPGRADABLE:
                 raise StoreError(f"{self.path} has schema version {version}, "
                                  f"this Liaowang knows {SCHEMA_VERSION}")
+            _add_missing_columns(conn)
             _create_tables(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+_UPGRADABLE = (0, 1, SCHEMA_VERSION)
+"""Versions opened: 0 is a new file, 1 read the protocol from each document (see below)."""
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Give a store of an earlier version the columns it lacks, filled from the documents.
+    Version 2 copies ``network.protocol`` into a column: its index no longer parses every
+    document written (a fifth of the engine's time per event)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if present and "protocol" not in present:
+        conn.execute("ALTER TABLE events ADD COLUMN protocol TEXT")
+        conn.execute(f"UPDATE events SET protocol = "
+                     f"{field_sql(SqlLayout({}), 'network.protocol', raw=True)}")
+
+
+def _write_events(conn: sqlite3.Connection, rows: list[list[Any]], events: list[Event]) -> None:
+    """Insert the rows, one per id; ids stored before are replaced, with their derived rows.
+
+    New ids are the rule (a spool redelivers a batch only after a crash), so rows are inserted
+    as new and only the ids that were there already, those the insert left alone, are looked up
+    and replaced: one lookup per event less than asking first."""
+    stored_up_to = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+    changes = conn.total_changes
+    conn.executemany(_INSERT_NEW, rows)
+    replaced: list[sqlite_derived.Stored] = []
+    if conn.total_changes - changes < len(rows):
+        replaced = sqlite_derived.replaced(conn, [row[0] for row in rows], stored_up_to)
+        again = {item[1] for item in replaced}
+        conn.executemany(_UPSERT, [row for row in rows if row[0] in again])
+    sqlite_derived.keep(conn, _written(events, rows), replaced)
+
+
+def _last_of_each_id(rows: list[list[Any]], events: list[Event]
+                     ) -> tuple[list[list[Any]], list[Event]]:
+    """An id written twice in one batch is stored once, as its last version."""
+    last = {row[0]: index for index, row in enumerate(rows)}
+    if len(last) == len(rows):
+        return rows, events
+    kept = sorted(last.values())
+    return [rows[i] for i in kept], [events[i] for i in kept]
 
 
 def _documents(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:

@@ -28,18 +28,23 @@ def create(conn: sqlite3.Connection) -> None:
                                         event in _documents(conn, "SELECT {} FROM events", [])))
 
 
-def replaced(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Stored]:
-    """The stored events a write of these ids is about to replace (read before the write)."""
-    return list(_documents(conn, "SELECT {} FROM events WHERE id IN "
-                                 "(SELECT value FROM json_each(?))", [orjson.dumps(ids).decode()]))
+def replaced(conn: sqlite3.Connection, ids: Sequence[str],
+             stored_up_to: int | None = None) -> list[Stored]:
+    """The stored events a write of these ids replaces, read before the write replaces them;
+    with ``stored_up_to``, only rows up to that rowid (those stored before the write began)."""
+    sql = "SELECT {} FROM events WHERE id IN (SELECT value FROM json_each(?))"
+    params: list[Any] = [orjson.dumps(ids).decode()]
+    if stored_up_to is not None:
+        sql += " AND rowid <= ?"
+        params.append(stored_up_to)
+    return list(_documents(conn, sql, params))
 
 
 def keep(conn: sqlite3.Connection, written: Sequence[Stored], old: Sequence[Stored]) -> None:
-    """Count the events written and index their fields, taking away those they replaced.
-    An id written twice in one batch counts once, as its last version (the one stored)."""
-    new = list({item[1]: item for item in written}.values())
-    sqlite_counts.change(conn, [_key(item) for item in new], [_key(item) for item in old])
-    sqlite_fields.change(conn, _field_rows(new), _field_rows(old))
+    """Count the events written (one version of each id) and index their fields, taking away
+    those they replaced."""
+    sqlite_counts.change(conn, [_key(item) for item in written], [_key(item) for item in old])
+    sqlite_fields.change(conn, _field_rows(written), _field_rows(old))
 
 
 def drop_before(conn: sqlite3.Connection, cutoff_us: int) -> None:

@@ -37,8 +37,11 @@ _ip_key = functools.lru_cache(maxsize=1 << 16)(ip_key)
 """Addresses repeat from event to event: a cached key costs a tenth of a computed one."""
 
 
-def _address(value: object) -> bytes | None:
-    return _ip_key(value) if type(value) is str else ip_key(value)
+def _address(value: object) -> bytearray | None:
+    """The key as a ``bytearray``: ``sqlite3`` binds one as it is, while for ``bytes`` it first
+    looks for an adapter, through two failed attribute lookups that cost more than the copy."""
+    key = _ip_key(value) if type(value) is str else ip_key(value)
+    return None if key is None else bytearray(key)
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {"date": parse_timestamp, "ip": _address}

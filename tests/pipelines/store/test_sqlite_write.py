@@ -27,7 +27,8 @@ def event(n: int = 1, kind: str = "event", **extra: object) -> dict:
     return {"@timestamp": "2015-10-22T10:00:00.000001Z",
             "event": {"id": f"e{n}", "kind": kind, "dataset": "modbus"},
             "observer": {"name": "tap1"}, "source": {"ip": "10.0.0.1"},
-            "destination": {"ip": "2001:db8::2"}, "network": {"community_id": "1:abc"},
+            "destination": {"ip": "2001:db8::2"},
+            "network": {"community_id": "1:abc", "protocol": "modbus"},
             **extra}
 
 
@@ -43,13 +44,13 @@ def test_a_row_holds_the_columns_in_compared_form_then_the_document() -> None:
     alert = event(kind="alert", rule={"id": "r1"})
     assert ROWS.row(alert) == [
         "e1", 1445508000000001, "alert", "modbus", "tap1", ip_key("10.0.0.1"),
-        ip_key("2001:db8::2"), "1:abc", "r1", orjson.dumps(alert).decode()]
+        ip_key("2001:db8::2"), "1:abc", "r1", "modbus", orjson.dumps(alert).decode()]
 
 
 def test_missing_optional_fields_are_null_and_flat_dotted_keys_are_read() -> None:
     flat = {"@timestamp": "2015-10-22T10:00:00Z", "event.id": "f1", "event.kind": "event",
             "event.dataset": "flow", "source": "not an object"}
-    assert ROWS.row(flat)[:9] == ["f1", 1445508000000000, "event", "flow", *[None] * 5]
+    assert ROWS.row(flat)[:10] == ["f1", 1445508000000000, "event", "flow", *[None] * 6]
 
 
 @pytest.mark.parametrize(("broken", "reason"), [
@@ -81,6 +82,34 @@ def test_the_store_reads_back_what_the_rows_wrote(store: SQLiteStore) -> None:
     for stored in events:
         assert store.get(stored["event"]["id"]) == stored
 
+
+def test_a_store_of_version_1_gets_the_protocol_column_filled_on_open(tmp_path: Path) -> None:
+    events = list(corpus().values())
+    with SQLiteStore(tmp_path / "v1.db") as store:
+        store.write(events)
+        conn = store._connection()
+        conn.execute("DROP INDEX events_protocol")
+        conn.execute("ALTER TABLE events DROP COLUMN protocol")   # as version 1 made it
+        conn.execute("PRAGMA user_version = 1")
+    with SQLiteStore(tmp_path / "v1.db") as reopened:
+        conn = reopened._connection()
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        columns = dict(conn.execute("SELECT id, protocol FROM events"))
+        assert columns == {e["event"]["id"]: e.get("network", {}).get("protocol") for e in events}
+        index = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events_protocol'")
+        assert index.fetchone()[0].endswith("ON events (protocol, ts)")
+        assert reopened.search("network.protocol:modbus").count == sum(
+            e.get("network", {}).get("protocol") == "modbus" for e in events) > 0
+
+
+def test_ids_stored_before_are_replaced_and_new_ones_added(store: SQLiteStore) -> None:
+    store.write([event(1), event(2)])
+    rewritten = event(2, rule={"id": "r9"})
+    assert store.write([rewritten, event(3), event(3, kind="alert")]) == 3
+    assert store.get("e2") == rewritten
+    assert store.get("e3") == event(3, kind="alert")     # the last version in the batch
+    assert store.search("rule.id:r9").count == 1
+    assert store.search("").count == 3
 
 # --- checkpoints -----------------------------------------------------------------------------
 
