@@ -1,0 +1,153 @@
+"""Instructions per unit of work, counted by valgrind's cachegrind, for comparing two versions.
+
+On a shared machine the wall clock and even the CPU time of the same run differ by a third from
+one minute to the next; the number of instructions executed does not. It is not a speed (cache
+misses and branch mispredictions do not count), but a change that takes instructions away from a
+hot path shows here at once and for sure, where a timed run needs many repeats.
+
+    python -m bench.instructions store [--units N] [--against REV]
+    python -m bench.instructions replay [--units N] [--against REV] [--capture PCAP]
+
+- ``store``: :meth:`SQLiteStore.write` of real replayed events (those of ``bench.store``) in
+  batches of 2,000 into a fresh file: instructions per event;
+- ``replay``: ``liaowang replay --jsonl /dev/null`` of the first N packets of the benchmark
+  capture: instructions per packet.
+
+Each workload is counted twice, with N units and with one, and the difference over N - 1 is the
+cost of one unit without the start-up. ``--against`` counts the same for a git revision, checked
+out in a temporary worktree, and prints the ratio. Needs ``valgrind`` (Debian: ``apt-get install
+valgrind``); under it the work runs about 50 times slower, so N stays small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dpkt
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CAPTURE = ROOT / ".cache" / "bench" / "bench.pcap"
+TOTAL = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+STORE = """
+import gc, pickle, sys, tempfile
+from pathlib import Path
+from pipelines.store.sqlite import SQLiteStore
+events = pickle.loads(Path(sys.argv[1]).read_bytes())[:int(sys.argv[2])]
+gc.disable()   # the collector walks every object alive, the whole corpus: not the store's cost
+with tempfile.TemporaryDirectory() as folder, SQLiteStore(Path(folder) / "e.db") as store:
+    for start in range(0, len(events), 2000):
+        store.write(events[start:start + 2000])
+"""
+REPLAY = """
+import sys
+from console.cli import main
+sys.exit(main(["replay", sys.argv[1], "--jsonl", "/dev/null"]))
+"""
+
+
+def _env(source: Path) -> dict[str, str]:
+    """Run from ``source``; numba compiles for a generic CPU, so that the code it caches on a
+    run outside valgrind is the code found under it (valgrind shows another CPU, which would
+    make numba compile again, under valgrind, and count that)."""
+    return dict(os.environ, PYTHONPATH=str(source), NUMBA_CPU_NAME="generic")
+
+
+def count(source: Path, script: str, *args: str) -> int:
+    """Instructions of ``python -c script args`` run from ``source`` under cachegrind."""
+    done = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         sys.executable, "-c", script, *args],
+        cwd=source, env=_env(source), capture_output=True, text=True, check=False)
+    found = TOTAL.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"bench.instructions: the workload failed in {source}:\n"
+                         f"{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def per_unit(source: Path, workload: str, inputs: dict[int, list[str]], units: int) -> float:
+    """(instructions with ``units`` units - with one) / (units - 1)."""
+    script = STORE if workload == "store" else REPLAY
+    if workload == "replay":   # numba compiles into its cache on a first run: not under valgrind
+        for arguments in inputs.values():   # (array types differ with the batch: both runs)
+            subprocess.run([sys.executable, "-c", script, *arguments], cwd=source, check=True,
+                           env=_env(source), capture_output=True)
+    return (count(source, script, *inputs[units]) - count(source, script, *inputs[1])) / (
+        units - 1)
+
+
+def store_inputs(folder: Path, units: int) -> dict[int, list[str]]:
+    from bench.store import corpus
+
+    path = folder / "events.pickle"
+    path.write_bytes(pickle.dumps(corpus(units, 3000)))
+    return {n: [str(path), str(n)] for n in (1, units)}
+
+
+def replay_inputs(folder: Path, units: int, capture: Path) -> dict[int, list[str]]:
+    return {n: [str(first_packets(capture, n, folder / f"first-{n}.pcap"))] for n in (1, units)}
+
+
+def first_packets(capture: Path, count: int, out: Path) -> Path:
+    with capture.open("rb") as source, out.open("wb") as target:
+        reader = dpkt.pcap.Reader(source)
+        writer = dpkt.pcap.Writer(target, snaplen=reader.snaplen, linktype=reader.datalink(),
+                                  nano=reader.nano if hasattr(reader, "nano") else False)
+        for n, (ts, frame) in enumerate(reader):
+            if n == count:
+                break
+            writer.writepkt(frame, ts)
+    return out
+
+
+@contextmanager
+def worktree(revision: str) -> Iterator[Path]:
+    """The repository at ``revision``, in a temporary folder removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="liaowang-rev-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(folder), revision],
+                   cwd=ROOT, check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT,
+                       check=False)
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workload", choices=("store", "replay"))
+    parser.add_argument("--units", type=int, help="events or packets (default 10,000 / 20,000)")
+    parser.add_argument("--against", metavar="REV", help="also count this git revision")
+    parser.add_argument("--capture", type=Path, default=DEFAULT_CAPTURE)
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        raise SystemExit("bench.instructions: valgrind is needed (apt-get install valgrind)")
+    units = max(2, args.units or (10_000 if args.workload == "store" else 20_000))
+    unit = "event" if args.workload == "store" else "packet"
+    with tempfile.TemporaryDirectory() as scratch:
+        inputs = (store_inputs(Path(scratch), units) if args.workload == "store"
+                  else replay_inputs(Path(scratch), units, args.capture))
+        now = per_unit(ROOT, args.workload, inputs, units)
+        print(f"{args.workload}: {now:,.0f} instructions per {unit} (this tree, {units:,} "
+              f"{unit}s)")
+        if args.against:
+            with worktree(args.against) as tree:
+                then = per_unit(tree, args.workload, inputs, units)
+            print(f"{args.workload}: {then:,.0f} instructions per {unit} at {args.against}; "
+                  f"this tree {now / then:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
