@@ -11,10 +11,10 @@ Times travel through the sensor as integer microseconds since the epoch, and bec
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from hashlib import blake2b
 from typing import Any
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,6 +27,15 @@ def iso_timestamp(ts_us: int) -> str:
     return f"{_second(seconds)}.{micros:06d}Z"
 
 
+def iso_second(seconds: int) -> str:
+    """ECS timestamp (UTC) of whole seconds since the epoch, without a fraction.
+
+    >>> iso_second(1445508000)
+    '2015-10-22T10:00:00Z'
+    """
+    return f"{_second(seconds)}Z"
+
+
 @lru_cache(maxsize=4096)
 def _second(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
@@ -34,7 +43,7 @@ def _second(seconds: int) -> str:
 
 def parse_timestamp(text: str) -> int:
     """Integer microseconds since the epoch of an ISO 8601 timestamp."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(text)   # since Python 3.11 it reads a final "Z" itself
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (moment - _EPOCH) // _MICROSECOND   # every stored event passes here: kept cheap
@@ -42,8 +51,7 @@ def parse_timestamp(text: str) -> int:
 
 def event_id(*parts: object) -> str:
     """A stable id: the same event seen again (a retried batch) keeps the same id."""
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12)
-    return digest.hexdigest()
+    return blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
 
 
 def new_event(dataset: str, ts_us: int, observer: str, kind: str = "event") -> dict[str, Any]:

@@ -70,7 +70,8 @@ class Correlation:
         group = self._groups.pop(key, None)
         if group is None or now - group.last_us > self.span_us:
             group = _Group(now, self._new_state())
-        group.last_us = max(group.last_us, now)
+        if now > group.last_us:     # events may come slightly out of order
+            group.last_us = now
         evidence = self._update(group, member, _Match(now, Evidence.of(event)), event)
         if evidence is None:
             self._groups[key] = group

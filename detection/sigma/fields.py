@@ -62,11 +62,12 @@ def _many(path: tuple[str, ...]) -> Getter:
 
 def group_key(getters: tuple[Getter, ...], event: Event) -> tuple[Any, ...]:
     """The values of several fields as a hashable key (lists become tuples)."""
-    return tuple(_hashable(get(event)) for get in getters)
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+    # Every event a correlation observes passes here: a plain loop, no generator or helper call.
+    key = []
+    for get in getters:
+        value = get(event)
+        key.append(tuple(value) if isinstance(value, list) else value)
+    return tuple(key)
 
 
 def unflatten(event: Event) -> Event:

@@ -96,14 +96,17 @@ class DatasetIndex(Generic[Item]):
         self.tables: list[tuple[Callable[[Event], Any], dict[str, list[Item]]]] = [
             (field_getter(name), table) for name, table in tables.items()]
 
-    def candidates(self, event: Event) -> list[Item]:
-        """The rules worth trying on ``event``, each once."""
-        found = list(self.unindexed)
+    def candidates(self, event: Event) -> Sequence[Item]:
+        """The rules worth trying on ``event``, each once (to be read, not changed)."""
+        filed: list[Item] = []
         for get, table in self.tables:
             value = get(event)
             if value is None:
                 continue
             for item in value if type(value) is list else (value,):
                 for key in lookup_keys(item):
-                    found += table.get(key, ())
+                    filed += table.get(key, ())
+        if not filed:   # most events: the unindexed rules as they are, without a copy
+            return self.unindexed
+        found = self.unindexed + filed
         return list(dict.fromkeys(found)) if len(found) > 1 else found

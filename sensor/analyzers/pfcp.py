@@ -21,11 +21,11 @@ import struct
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
 from functools import lru_cache
 from typing import Any
 
+from liaowang.events import iso_second
 from sensor.analyzers.base import AnalyzerSpec, Malformed, NeedMore, Parsed, ParseResult, code_name
 
 HEADER = struct.Struct(">BBH")
@@ -35,7 +35,8 @@ VERSION = 1
 NODE_HEADER_LEN, SESSION_HEADER_LEN = 8, 16
 MAX_PENDING = 64          # unanswered requests remembered per flow
 MAX_GROUP_DEPTH = 4       # Create FAR > Duplicating Parameters is the deepest the spec nests
-NTP_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
+NTP_TO_UNIX = 2_208_988_800    # seconds from 1900-01-01 to 1970-01-01
+IPV4_EMBEDDED_PREFIX = bytes(10)   # of IPv4-compatible and IPv4-mapped IPv6 addresses
 NTP_ERA = 1 << 32
 
 MESSAGE_NAMES = {
@@ -222,7 +223,9 @@ def _ip(raw: bytes) -> str:
         return socket.inet_ntop(socket.AF_INET, raw)    # as ipaddress writes it, 5× faster
     if len(raw) != 16:
         raise ValueError("truncated address")
-    return str(ipaddress.ip_address(raw))
+    if raw[:10] == IPV4_EMBEDDED_PREFIX:   # inet_ntop writes these with a dotted quad
+        return str(ipaddress.ip_address(raw))
+    return socket.inet_ntop(socket.AF_INET6, raw)      # as ipaddress writes it, far faster
 
 
 def _addresses(value: bytes, offset: int, v4: bool, v6: bool) -> tuple[list[str], int]:
@@ -242,16 +245,18 @@ def flag_names(value: bytes, table: tuple[str, ...]) -> list[str]:
     >>> flag_names(bytes([0x12]), APPLY_ACTION_FLAGS)
     ['FORW', 'DUPL']
     """
-    names = []
+    names: list[str] = []
     for octet, row in zip(value, table, strict=False):
-        names += [name for bit, name in _named_bits(row) if octet >> bit & 1]
+        names += _names_by_octet(row)[octet]
     return names
 
 
 @lru_cache(maxsize=64)
-def _named_bits(row: str) -> tuple[tuple[int, str], ...]:
-    """(bit, name) of a row of a flag table (a constant), without its unnamed bits."""
-    return tuple((bit, name) for bit, name in enumerate(row.split()) if name != "-")
+def _names_by_octet(row: str) -> tuple[tuple[str, ...], ...]:
+    """For each of the 256 octet values, the names of its bits set, in a row of a flag table
+    (a constant): one look-up per octet instead of a test per bit."""
+    named = [(bit, name) for bit, name in enumerate(row.split()) if name != "-"]
+    return tuple(tuple(name for bit, name in named if octet >> bit & 1) for octet in range(256))
 
 
 def _text(raw: bytes) -> str:
@@ -278,7 +283,7 @@ def ntp_time(seconds: int) -> str:
     """An NTP timestamp (seconds since 1900, wrapping in 2036) in ISO 8601 UTC."""
     if not seconds & 0x8000_0000:
         seconds += NTP_ERA
-    return (NTP_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_second(seconds - NTP_TO_UNIX)
 
 
 def tbcd(raw: bytes) -> str:
@@ -535,44 +540,59 @@ class _Decoder:
         self.anomalies: list[str] = []
 
     def walk(self, body: bytes, group: tuple[str, frozenset[int]] | None, depth: int) -> None:
+        # Every IE of every message passes this loop: the IE types kept here are chosen once
+        # per walk, and only the IEs that are read are sliced out of the body.
+        kept = MESSAGE_LEAVES if group is None else group[1]
         pos, end, header, unpack = 0, len(body), IE_HEADER.size, IE_HEADER.unpack_from
         while pos + header <= end:
             ie_type, size = unpack(body, pos)
             start = pos + header
             pos = start + size
-            value = body[start:pos]
-            if len(value) < size:
+            if pos > end:
                 self._flag(Anomaly.IE_OVERRUN)
                 return
-            self._one(ie_type, value, group, depth)
-        if pos != len(body):
+            if ie_type in GROUPS:
+                self._open(ie_type, body[start:pos], depth)
+            elif ie_type in kept:
+                if group is None:
+                    self._leaf(ie_type, body[start:pos])
+                else:
+                    self._grouped_leaf(ie_type, body[start:pos], group[0])
+        if pos != end:
             self._flag(Anomaly.IE_OVERRUN)
 
-    def _one(self, ie_type: int, value: bytes, group: tuple[str, frozenset[int]] | None,
-             depth: int) -> None:
-        if ie_type in GROUPS:
-            if depth >= MAX_GROUP_DEPTH:
-                self._flag(Anomaly.NESTING_TOO_DEEP)
-            else:
-                self.walk(value, GROUPS[ie_type], depth + 1)
-        elif group is None and ie_type in MESSAGE_LEAVES:
-            self._leaf(ie_type, value, "", single=True)
-        elif group is not None and ie_type in group[1]:
-            self._leaf(ie_type, value, group[0] + ".", single=False)
+    def _open(self, ie_type: int, value: bytes, depth: int) -> None:
+        if depth >= MAX_GROUP_DEPTH:
+            self._flag(Anomaly.NESTING_TOO_DEEP)
+        else:
+            self.walk(value, GROUPS[ie_type], depth + 1)
 
-    def _leaf(self, ie_type: int, value: bytes, prefix: str, single: bool) -> None:
+    def _leaf(self, ie_type: int, value: bytes) -> None:
+        """A message-level IE: its fields are kept once (the first occurrence wins)."""
+        decoded = self._decode(ie_type, value)
+        for name, found in decoded.items():
+            self.fields.setdefault(name, found)
+
+    def _grouped_leaf(self, ie_type: int, value: bytes, group_name: str) -> None:
+        """An IE inside a grouped IE: its fields gather into arrays under the group."""
+        decoded = self._decode(ie_type, value)
+        fields = self.fields
+        for name, found in decoded.items():
+            key = f"{group_name}.{name}"
+            values = fields.get(key)
+            if values is None:
+                values = fields[key] = []
+            if type(found) is list:
+                values.extend(found)
+            else:
+                values.append(found)
+
+    def _decode(self, ie_type: int, value: bytes) -> dict[str, Any]:
         try:
-            decoded = LEAVES[ie_type](value)
+            return LEAVES[ie_type](value)
         except (IndexError, ValueError, struct.error):
             self._flag(Anomaly.IE_TOO_SHORT)
-            return
-        for name, found in decoded.items():
-            key = prefix + name
-            if single:
-                self.fields.setdefault(key, found)
-            else:
-                values = self.fields.setdefault(key, [])
-                values.extend(found if isinstance(found, list) else [found])
+            return {}
 
     def _flag(self, anomaly: Anomaly) -> None:
         if anomaly not in self.anomalies:
