@@ -19,6 +19,7 @@ from typing import Any
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+ID_SEPARATOR = "\x1f"     # between the parts of an event id
 
 
 def iso_timestamp(ts_us: int) -> str:
@@ -51,7 +52,17 @@ def parse_timestamp(text: str) -> int:
 
 def event_id(*parts: object) -> str:
     """A stable id: the same event seen again (a retried batch) keeps the same id."""
-    return blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
+    return joined_event_id(ID_SEPARATOR.join(map(str, parts)))
+
+
+def joined_event_id(joined: str) -> str:
+    """:func:`event_id` of parts the caller joined with ``ID_SEPARATOR`` itself: the sensor names
+    every PDU and flow, and one f-string costs a third of ``join(map(str, parts))``.
+
+    >>> joined_event_id(f"tap-1{ID_SEPARATOR}flow{ID_SEPARATOR}7") == event_id("tap-1", "flow", 7)
+    True
+    """
+    return blake2b(joined.encode(), digest_size=12).hexdigest()
 
 
 def new_event(dataset: str, ts_us: int, observer: str, kind: str = "event") -> dict[str, Any]:

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from liaowang.config import SensorSettings
-from liaowang.events import event_id, iso_timestamp, new_event
+from liaowang.events import ID_SEPARATOR as SEP
+from liaowang.events import iso_timestamp, joined_event_id
 from sensor.analyzers import ANALYZERS, AnalyzerSpec
 from sensor.capture import Frame, FrameBlock
 from sensor.columnar import (
@@ -38,10 +39,10 @@ from sensor.columnar import (
     decode_datagram,
     fill_key,
 )
-from sensor.community_id import community_id
+from sensor.community_id import PORT_PROTOCOLS, community_id
 from sensor.decode import TRANSPORTS, Packet, decode
 from sensor.dispatch import AppOutput, AppSession, Dispatcher
-from sensor.flows import FlowRecord, FlowTable, address_text
+from sensor.flows import FlowRecord, FlowTable, address_text, tcp_flag_letters
 from sensor.fragments import Reassembler
 
 Event = dict[str, Any]
@@ -62,22 +63,44 @@ class SensorStats:
 
 @dataclass(slots=True)
 class Endpoints:
-    """A flow's addresses as events show them, oriented from the flow's source."""
+    """A flow's ``source``, ``destination`` and ``network`` fields, oriented from the flow's
+    source, built once per flow: each event of the flow gets copies of these dicts, cheaper than
+    building them again (later stages may change an event's dicts, so events never share one)."""
 
-    proto: int
-    src: str
-    sport: int
-    dst: str
-    dport: int
+    source: dict[str, Any]
+    destination: dict[str, Any]
+    network: dict[str, Any]          # without the VLAN, which is a dict of its own
     vlan: int | None
     community_id: str
-    mac: tuple[str, str] | None = None      # of the flow's first frame: source, destination
 
     @classmethod
     def of(cls, flow: FlowRecord) -> Endpoints:
         cid = community_id(flow.proto, flow.src, flow.sport, flow.dst, flow.dport)
-        return cls(flow.proto, address_text(flow.src), flow.sport, address_text(flow.dst),
-                   flow.dport, flow.vlan, cid, flow.mac)
+        source: dict[str, Any] = {"ip": address_text(flow.src)}
+        destination: dict[str, Any] = {"ip": address_text(flow.dst)}
+        if flow.proto in PORT_PROTOCOLS:
+            source["port"], destination["port"] = flow.sport, flow.dport
+        if flow.mac is not None:       # of the flow's first frame: source, destination
+            source["mac"], destination["mac"] = flow.mac
+        network = {"transport": TRANSPORTS.get(flow.proto, str(flow.proto)), "community_id": cid}
+        return cls(source, destination, network, flow.vlan, cid)
+
+    def copy_to(self, event: Event, sender_is_source: bool) -> None:
+        """Put copies of the fields into an event whose sender is the flow's source or not."""
+        if sender_is_source:
+            event["source"], event["destination"] = self.source.copy(), self.destination.copy()
+        else:
+            event["source"], event["destination"] = self.destination.copy(), self.source.copy()
+        network = event["network"] = self.network.copy()
+        if self.vlan is not None:
+            network["vlan"] = {"id": self.vlan}
+
+    def move_to(self, event: Event) -> None:
+        """Hand the fields themselves to the flow's own event, the last use of this object."""
+        event["source"], event["destination"], event["network"] = \
+            self.source, self.destination, self.network
+        if self.vlan is not None:
+            self.network["vlan"] = {"id": self.vlan}
 
 
 @dataclass(slots=True)
@@ -259,21 +282,28 @@ class Sensor:
         self._expired_at = now_ns
         return self._end_flows(self.flows.expire(now_ns))
 
-    def _base(self, dataset: str, ts_us: int, *id_parts: object) -> Event:
-        event = new_event(dataset, ts_us, self.observer)
-        event["event"]["id"] = event_id(self.observer, dataset, ts_us, *id_parts)
+    def _base(self, dataset: str, ts_us: int, timestamp: str, id_tail: str, frame: int) -> Event:
+        """The fields every event starts with, in one literal. ``id_tail``: the event's own id
+        parts after the observer, dataset and time, joined with ``SEP`` (see joined_event_id).
+        Without a capture file ``pcap.frame`` comes later: the caller adds it after the
+        endpoints, where it always was."""
+        observer = self.observer
+        event_id = joined_event_id(f"{observer}{SEP}{dataset}{SEP}{ts_us}{SEP}{id_tail}")
+        event: Event = {"@timestamp": timestamp,
+                        "event": {"kind": "event", "dataset": dataset, "id": event_id},
+                        "observer": {"name": observer}}
         if self.pcap_file:
-            event["pcap"] = {"file": self.pcap_file}
+            event["pcap"] = {"file": self.pcap_file, "frame": frame}
         return event
 
     def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput, index: int) -> Event:
-        dataset = "weird" if output.weird else \
-            (output.fields or {}).get("event", {}).get("dataset", output.analyzer)
-        ends = app.endpoints
-        event = self._base(dataset, ts_us, ends.community_id, output.frame, index)
-        sender_is_source = output.to_server == app.session.server_is_destination
-        _endpoints(event, ends, sender_is_source)
-        event.setdefault("pcap", {})["frame"] = output.frame
+        dataset = _dataset(output)
+        ends, frame = app.endpoints, output.frame
+        event = self._base(dataset, ts_us, iso_timestamp(ts_us),
+                           f"{ends.community_id}{SEP}{frame}{SEP}{index}", frame)
+        ends.copy_to(event, output.to_server == app.session.server_is_destination)
+        if not self.pcap_file:
+            event["pcap"] = {"frame": frame}
         if output.weird:
             event["weird"] = _weird_fields(output.weird, output.analyzer, output.detail)
         else:
@@ -281,28 +311,31 @@ class Sensor:
         return event
 
     def _packet_weird(self, packet: Packet) -> Event:
-        event = self._base("weird", packet.ts_us, "frame", packet.frame)
+        ts_us, frame = packet.ts_us, packet.frame
+        event = self._base("weird", ts_us, iso_timestamp(ts_us), f"frame{SEP}{frame}", frame)
         if packet.src:
             event["source"] = {"ip": packet.src}
             event["destination"] = {"ip": packet.dst}
-        event.setdefault("pcap", {})["frame"] = packet.frame
+        if not self.pcap_file:
+            event["pcap"] = {"frame": frame}
         event["weird"] = _weird_fields(str(packet.malformed), "decode")
         return event
 
     def _flow_event(self, flow: FlowRecord) -> Event:
         ends = Endpoints.of(flow)
-        first_us, last_us = flow.first_ns // 1000, flow.last_ns // 1000
-        event = self._base("flow", first_us, ends.community_id, flow.first_frame)
-        _endpoints(event, ends, True)
-        event["event"].update(start=iso_timestamp(first_us), end=iso_timestamp(last_us),
-                              duration=flow.last_ns - flow.first_ns)
-        event["source"].update(packets=flow.packets[0], bytes=flow.bytes[0])
-        event["destination"].update(packets=flow.packets[1], bytes=flow.bytes[1])
-        event["network"].update(packets=sum(flow.packets), bytes=sum(flow.bytes))
-        event.setdefault("pcap", {})["frame"] = flow.first_frame
+        first_us, frame = flow.first_ns // 1000, flow.first_frame
+        start = iso_timestamp(first_us)           # also the event's @timestamp
+        event = self._base("flow", first_us, start, f"{ends.community_id}{SEP}{frame}", frame)
+        meta = event["event"]
+        meta["start"], meta["end"] = start, iso_timestamp(flow.last_ns // 1000)
+        meta["duration"] = flow.last_ns - flow.first_ns
+        ends.move_to(event)
+        _add_counts(event, flow)
+        if not self.pcap_file:
+            event["pcap"] = {"frame": frame}
         event["flow"] = {"end_reason": flow.end_reason}
         if flow.proto == 6:
-            event["flow"]["tcp_flags"] = flow.flag_letters()
+            event["flow"]["tcp_flags"] = tcp_flag_letters(flow.tcp_flags)
         if flow.teid is not None:
             event["gtp"] = _tunnel_fields(flow)
         return event
@@ -350,19 +383,21 @@ def _address_bytes(text: str) -> np.ndarray:
     return np.frombuffer(raw, np.uint8)
 
 
-def _endpoints(event: Event, ends: Endpoints, sender_is_source: bool) -> None:
-    a: dict[str, Any] = {"ip": ends.src}
-    b: dict[str, Any] = {"ip": ends.dst}
-    if ends.proto in (6, 17, 132):
-        a["port"], b["port"] = ends.sport, ends.dport
-    if ends.mac is not None:
-        a["mac"], b["mac"] = ends.mac
-    event["source"], event["destination"] = (a, b) if sender_is_source else (b, a)
-    network: dict[str, Any] = {"transport": TRANSPORTS.get(ends.proto, str(ends.proto)),
-                               "community_id": ends.community_id}
-    if ends.vlan is not None:
-        network["vlan"] = {"id": ends.vlan}
-    event["network"] = network
+def _dataset(output: AppOutput) -> str:
+    """``weird``, the dataset the fields name, or the analyzer's own."""
+    if output.weird:
+        return "weird"
+    meta = output.fields.get("event") if output.fields else None
+    return meta.get("dataset", output.analyzer) if meta else output.analyzer
+
+
+def _add_counts(event: Event, flow: FlowRecord) -> None:
+    """Packets and bytes of a flow, per direction and in all, after its endpoint fields."""
+    (forward, backward), (forward_bytes, backward_bytes) = flow.packets, flow.bytes
+    event["source"]["packets"], event["source"]["bytes"] = forward, forward_bytes
+    event["destination"]["packets"], event["destination"]["bytes"] = backward, backward_bytes
+    network = event["network"]
+    network["packets"], network["bytes"] = forward + backward, forward_bytes + backward_bytes
 
 
 def _tunnel_fields(flow: FlowRecord) -> dict[str, Any]:

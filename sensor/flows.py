@@ -29,6 +29,9 @@ END_REASONS = {0: "", IDLE: "idle_timeout", ACTIVE: "active_timeout", TCP_CLOSE:
 TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK, TCP_URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 TCP_FLAG_LETTERS = ((TCP_SYN, "S"), (TCP_ACK, "A"), (TCP_PSH, "P"), (TCP_FIN, "F"),
                     (TCP_RST, "R"), (TCP_URG, "U"))
+# the letters of all 64 combinations: a TCP flow's event reads them instead of testing six bits
+_FLAG_TEXT = tuple("".join(letter for bit, letter in TCP_FLAG_LETTERS if flags & bit)
+                   for flags in range(64))
 CLOSE_LINGER_NS = 5_000_000_000
 EMPTY, DELETED = -1, -2
 V4_MAPPED = bytes(10) + b"\xff\xff"
@@ -94,8 +97,14 @@ class FlowRecord:
     outer: tuple[bytes, bytes] | None
     mac: tuple[str, str] | None     # source and destination, ECS notation (00-0E-8C-01-02-03)
 
-    def flag_letters(self) -> str:
-        return "".join(letter for bit, letter in TCP_FLAG_LETTERS if self.tcp_flags & bit)
+
+def tcp_flag_letters(flags: int) -> str:
+    """The TCP flags seen in a flow as letters, SYN first.
+
+    >>> tcp_flag_letters(TCP_SYN | TCP_ACK | TCP_FIN)
+    'SAF'
+    """
+    return _FLAG_TEXT[flags & 0x3F]
 
 
 def address(raw: bytes) -> bytes:
