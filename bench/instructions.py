@@ -62,8 +62,10 @@ sys.exit(main(["replay", sys.argv[1], "--jsonl", "/dev/null"]))
 def _env(source: Path) -> dict[str, str]:
     """Run from ``source``; numba compiles for a generic CPU, so that the code it caches on a
     run outside valgrind is the code found under it (valgrind shows another CPU, which would
-    make numba compile again, under valgrind, and count that)."""
-    return dict(os.environ, PYTHONPATH=str(source), NUMBA_CPU_NAME="generic")
+    make numba compile again, under valgrind, and count that); one hash seed, as the start-up
+    of a process varies by a hundred million instructions with it."""
+    return dict(os.environ, PYTHONPATH=str(source), NUMBA_CPU_NAME="generic",
+                PYTHONHASHSEED="0")
 
 
 def count(source: Path, script: str, *args: str) -> int:
