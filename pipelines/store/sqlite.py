@@ -317,7 +317,7 @@ _UPGRADABLE = (0, 1, SCHEMA_VERSION)
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
     """Give a store of an earlier version the columns it lacks, filled from the documents.
     Version 2 copies ``network.protocol`` into a column: its index no longer parses every
-    document written (a fifth of the engine's time per event)."""
+    document written (6 k instructions per event, out of 147 k)."""
     present = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
     if present and "protocol" not in present:
         conn.execute("ALTER TABLE events ADD COLUMN protocol TEXT")
