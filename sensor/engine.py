@@ -71,7 +71,10 @@ class Endpoints:
     destination: dict[str, Any]
     network: dict[str, Any]          # without the VLAN, which is a dict of its own
     vlan: int | None
-    community_id: str
+
+    @property
+    def community_id(self) -> str:
+        return self.network["community_id"]
 
     @classmethod
     def of(cls, flow: FlowRecord) -> Endpoints:
@@ -83,7 +86,7 @@ class Endpoints:
         if flow.mac is not None:       # of the flow's first frame: source, destination
             source["mac"], destination["mac"] = flow.mac
         network = {"transport": TRANSPORTS.get(flow.proto, str(flow.proto)), "community_id": cid}
-        return cls(source, destination, network, flow.vlan, cid)
+        return cls(source, destination, network, flow.vlan)
 
     def copy_to(self, event: Event, sender_is_source: bool) -> None:
         """Put copies of the fields into an event whose sender is the flow's source or not."""
@@ -296,14 +299,19 @@ class Sensor:
             event["pcap"] = {"file": self.pcap_file, "frame": frame}
         return event
 
+    def _frame_after_endpoints(self, event: Event, frame: int) -> None:
+        """Without a capture file, ``pcap`` holds the frame alone and comes after the endpoint
+        fields (with one, :meth:`_base` put it before them)."""
+        if not self.pcap_file:
+            event["pcap"] = {"frame": frame}
+
     def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput, index: int) -> Event:
         dataset = _dataset(output)
         ends, frame = app.endpoints, output.frame
         event = self._base(dataset, ts_us, iso_timestamp(ts_us),
                            f"{ends.community_id}{SEP}{frame}{SEP}{index}", frame)
         ends.copy_to(event, output.to_server == app.session.server_is_destination)
-        if not self.pcap_file:
-            event["pcap"] = {"frame": frame}
+        self._frame_after_endpoints(event, frame)
         if output.weird:
             event["weird"] = _weird_fields(output.weird, output.analyzer, output.detail)
         else:
@@ -316,8 +324,7 @@ class Sensor:
         if packet.src:
             event["source"] = {"ip": packet.src}
             event["destination"] = {"ip": packet.dst}
-        if not self.pcap_file:
-            event["pcap"] = {"frame": frame}
+        self._frame_after_endpoints(event, frame)
         event["weird"] = _weird_fields(str(packet.malformed), "decode")
         return event
 
@@ -331,8 +338,7 @@ class Sensor:
         meta["duration"] = flow.last_ns - flow.first_ns
         ends.move_to(event)
         _add_counts(event, flow)
-        if not self.pcap_file:
-            event["pcap"] = {"frame": frame}
+        self._frame_after_endpoints(event, frame)
         event["flow"] = {"end_reason": flow.end_reason}
         if flow.proto == 6:
             event["flow"]["tcp_flags"] = tcp_flag_letters(flow.tcp_flags)

@@ -189,7 +189,7 @@ class SQLiteStore(Store):
             if identity != (event_id, "alert"):
                 raise StoreError("an update cannot change event.id or event.kind")
             replaced = sqlite_derived.replaced(conn, [event_id])
-            new_row = _row(alert)
+            new_row = _ROWS.row(alert)
             conn.execute(_UPSERT, new_row)
             sqlite_derived.keep(conn, _written([alert], [new_row]), replaced)
         return alert
@@ -382,11 +382,6 @@ def _sqlite_errors() -> Iterator[None]:
 
 
 _ROWS = sqlite_write.RowBuilder(LAYOUT, _REQUIRED)
-
-
-def _row(event: Event) -> list[Any]:
-    """The column values of an event in the order of ``_NAMES``, then its JSON document."""
-    return _ROWS.row(event)
 
 
 def _written(events: Sequence[Event], rows: Sequence[Sequence[Any]]
