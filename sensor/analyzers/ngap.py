@@ -1,10 +1,10 @@
 """NGAP (3GPP TS 38.413), the N2 interface between gNBs and the AMF, over SCTP (PPID 60).
 
 SCTP hands over each user message whole, so one message is one PDU. It is ASN.1 APER, decoded
-with pycrate (imported on first use: loading the NGAP module takes about a second). The fields
-that matter to monitoring are picked from the decoded tree by name, wherever they sit. Each NAS
-PDU the message carries becomes a second event, of dataset ``nas5gs``
-(:mod:`sensor.codecs.nas5gs`), on the same frame.
+with pycrate (loaded on first use, from a cache of its compiled objects: see
+:mod:`sensor.codecs.compiled`). The fields that matter to monitoring are picked from the decoded
+tree by name, wherever they sit. Each NAS PDU the message carries becomes a second event, of
+dataset ``nas5gs`` (:mod:`sensor.codecs.nas5gs`), on the same frame.
 
 >>> release_complete = "2029 0013 000002 000a 40 06 80 0200000005 0055 40 02 0001"
 >>> result = parse_pdu(bytes.fromhex(release_complete), to_server=True)
@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from sensor.analyzers.base import AnalyzerSpec, Malformed, Parsed, ParseResult, code_name
-from sensor.codecs import nas5gs
+from sensor.codecs import compiled, nas5gs
 from sensor.collector import freeze_long_lived
 
 PDU_TYPES = ("initiatingMessage", "successfulOutcome", "unsuccessfulOutcome")
@@ -135,23 +135,39 @@ def nas_event(raw: bytes, ngap_context: dict[str, Any]) -> dict[str, Any]:
 
 # --- decoding with pycrate -----------------------------------------------------------------
 
-_ngap: Any = None
+_ngap: _Ngap | None = None
 _decoding = threading.Lock()
 
 
-def _asn1() -> Any:
-    """pycrate's compiled NGAP module, loaded on first use."""
+@dataclass(frozen=True, slots=True)
+class _Ngap:
+    """The two objects of pycrate's compiled NGAP module this analyzer uses."""
+    pdu: Any     # NGAP-PDU, the decoder
+    cause: Any   # Cause, for the numbers of cause values
+
+
+def _asn1() -> _Ngap:
+    """pycrate's NGAP decoder, loaded on first use: from the compiled-object cache (a tenth of
+    a second), or by importing the module (about a second), which fills the cache."""
     global _ngap
     if _ngap is None:
-        from pycrate_asn1dir import NGAP  # type: ignore[import-untyped]
-
-        _ngap = NGAP
+        _ngap = compiled.Cache().load("ngap", _SOURCES, _import_ngap)
         freeze_long_lived()   # pycrate's type objects live as long as the process
     return _ngap
 
 
+_SOURCES = ("pycrate_asn1dir.NGAP", "pycrate_asn1rt.init")
+"""The compiled module and pycrate's code that links its objects: the cache's key."""
+
+
+def _import_ngap() -> _Ngap:
+    from pycrate_asn1dir import NGAP  # type: ignore[import-untyped]
+
+    return _Ngap(NGAP.NGAP_PDU_Descriptions.NGAP_PDU, NGAP.NGAP_IEs.Cause)
+
+
 def _decode(buf: bytes) -> tuple[str, dict[str, Any]] | None:
-    codec = _asn1().NGAP_PDU_Descriptions.NGAP_PDU
+    codec = _asn1().pdu
     # pycrate decodes into the one shared type object: one decode at a time, and any failure
     # of this third-party decoder on hostile bytes means "not NGAP"
     with _decoding:
@@ -260,7 +276,7 @@ def _cause(value: tuple[str, str]) -> dict[str, Any]:
 
 def _cause_code(group: str, name: str) -> int | None:
     """The number of a cause value, from the enumeration pycrate compiled."""
-    groups = _asn1().NGAP_IEs.Cause._cont
+    groups = _asn1().cause._cont
     if group not in groups:
         return None
     values = groups[group]._cont        # an ASN1Dict: no ``get``
