@@ -4,6 +4,7 @@ holds decodes every message of a real capture, and corrupted copies, as the impo
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,15 +78,26 @@ def test_a_folder_that_is_a_file_only_costs_the_time(tmp_path: Path) -> None:
     assert Cache(blocker).load("x", ("json",), lambda: 7) == 7
 
 
-def ngap_messages() -> list[bytes]:
-    """Every NGAP message of the capture, as SCTP delivers it to the analyzer."""
+@pytest.fixture(scope="module")
+def ngap_inputs() -> tuple[list[bytes], list[bytes]]:
+    """Every NGAP message of the capture as SCTP delivers it to the analyzer, and damaged
+    copies of each: ten with one bit flipped, one cut short."""
     spec = AnalyzerSpec(name="ngap", transport="sctp", ports=(38412,), probe=lambda data: True,
                         parse=lambda data, _: Parsed(data, len(data)),
                         to_event=lambda data, _: {"ngap": {"raw": data.hex()}}, ppids=(60,))
     sensor = Sensor("t", analyzers=(spec,), strict=True)
     events = [e for block in CaptureFile(NGAP_CAPTURE).blocks(4096)
               for e in sensor.process_block(block)]
-    return [bytes.fromhex(e["ngap"]["raw"]) for e in events if "ngap" in e]
+    messages = [bytes.fromhex(e["ngap"]["raw"]) for e in events if "ngap" in e]
+    rng = random.Random(38412)
+    damaged = []
+    for message in messages:
+        for _ in range(10):
+            flipped = bytearray(message)
+            flipped[rng.randrange(len(message))] ^= 1 << rng.randrange(8)
+            damaged.append(bytes(flipped))
+        damaged.append(message[:rng.randrange(1, len(message))])
+    return messages, damaged
 
 
 def decoded(codec: Any, message: bytes) -> tuple[str, str]:
@@ -96,23 +108,35 @@ def decoded(codec: Any, message: bytes) -> tuple[str, str]:
     return "value", repr(codec.get_val())
 
 
-def test_the_cached_ngap_decoder_decodes_as_the_imported_module(tmp_path: Path) -> None:
+def outcomes(codec: Any, inputs: list[bytes]) -> list[tuple[str, str]]:
+    return [decoded(codec, message) for message in inputs]
+
+
+def test_the_cached_ngap_decoder_decodes_as_the_imported_module(
+        tmp_path: Path, ngap_inputs: tuple[list[bytes], list[bytes]]) -> None:
     Cache(tmp_path).load("ngap", ngap._SOURCES, ngap._import_ngap)
     from_file = Cache(tmp_path).load("ngap", ngap._SOURCES, lambda: pytest.fail("not cached"))
     imported = ngap._import_ngap()
     assert from_file.pdu is not imported.pdu
-    messages = ngap_messages()
+    messages, damaged = ngap_inputs
     assert len(messages) > 1000
-    rng = random.Random(38412)
-    damaged = []
-    for message in messages:
-        flipped = bytearray(message)
-        flipped[rng.randrange(len(message))] ^= 1 << rng.randrange(8)
-        damaged += [bytes(flipped), message[:rng.randrange(1, len(message))]]
-    results = {"value": 0, "error": 0}
-    for message in messages + damaged:
-        expected = decoded(imported.pdu, message)
-        assert decoded(from_file.pdu, message) == expected, message.hex()
-        results[expected[0]] += 1
-    assert results["error"] > 100 and results["value"] > len(messages)
+    inputs = messages + damaged[::5]
+    expected = outcomes(imported.pdu, inputs)
+    assert outcomes(from_file.pdu, inputs) == expected
+    kinds = Counter(kind for kind, _ in expected)
+    assert kinds["error"] > 100 and kinds["value"] > len(messages)
     assert from_file.cause._cont["radioNetwork"]._cont["unspecified"] == 0
+
+
+def test_the_decoder_without_pycrates_constraint_walk_decides_as_with_it(
+        ngap_inputs: tuple[list[bytes], list[bytes]]) -> None:
+    pdu = ngap._import_ngap().pdu
+    messages, damaged = ngap_inputs
+    assert pdu._SAFE_BND is False
+    unchecked = outcomes(pdu, messages + damaged)
+    pdu._SAFE_BND = True
+    try:
+        assert outcomes(pdu, messages + damaged) == unchecked
+    finally:
+        pdu._SAFE_BND = False
+    assert Counter(kind for kind, _ in unchecked)["error"] > 1000
