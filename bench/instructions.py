@@ -1,23 +1,27 @@
 """Instructions per unit of work, counted by valgrind's cachegrind, for comparing two versions.
 
 On a shared machine the wall clock and even the CPU time of the same run differ by a third from
-one minute to the next; the number of instructions executed does not. It is not a speed (cache
-misses and branch mispredictions do not count), but a change that takes instructions away from a
-hot path shows here at once and for sure, where a timed run needs many repeats.
+one minute to the next; the number of instructions executed moves far less. It is not a speed
+(cache misses and branch mispredictions do not count), but a change that takes instructions away
+from a hot path shows here where a timed run needs many repeats.
 
-    python -m bench.instructions store [--units N] [--against REV]
-    python -m bench.instructions replay [--units N] [--skip N] [--against REV] [--capture PCAP]
+    python -m bench.instructions store [--units N] [--repeat N] [--against REV]
+    python -m bench.instructions replay [--units N] [--skip N] [--repeat N] [--against REV]
+                                        [--capture PCAP]
 
 - ``store``: :meth:`SQLiteStore.write` of real replayed events (those of ``bench.store``) in
   batches of 2,000 into a fresh file: instructions per event;
 - ``replay``: ``liaowang replay --jsonl /dev/null`` of N packets of the benchmark capture, after
-  the first ``--skip`` (100,000: the capture's first packets are mostly user plane, while
-  further on its control-plane share is about what it is over the whole capture): instructions
-  per packet.
+  the first ``--skip``: instructions per packet. The capture's control plane comes in bursts;
+  the default window (20,000 packets after the first 100,000) holds user plane, Modbus, PFCP,
+  IEC 104 and S7comm, but no NGAP (its first message is packet 127,371).
 
-Each workload is counted twice, with N units and with one, and the difference over N - 1 is the
-cost of one unit without the start-up. ``--against`` counts the same for a git revision, checked
-out in a temporary worktree, and prints the ratio. Needs ``valgrind`` (Debian: ``apt-get install
+Each workload is counted with N units and with one, and the difference over N - 1 is the cost
+of one unit without the start-up. The count of the same run is not quite fixed: a replay's
+start-up alone (6 G instructions) moves by some 20 M from run to run, and per-packet figures of
+one count each moved by up to a tenth; each input is therefore counted ``--repeat`` times
+(default 3) and the median kept. ``--against`` counts the same for a git revision, checked out
+in a temporary worktree, and prints the ratio. Needs ``valgrind`` (Debian: ``apt-get install
 valgrind``); under it the work runs about 50 times slower, so N stays small.
 """
 
@@ -29,6 +33,7 @@ import os
 import pickle
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,15 +86,18 @@ def count(source: Path, script: str, *args: str) -> int:
     return int(found.group(1).replace(",", ""))
 
 
-def per_unit(source: Path, workload: str, inputs: dict[int, list[str]], units: int) -> float:
-    """(instructions with ``units`` units - with one) / (units - 1)."""
+def per_unit(source: Path, workload: str, inputs: dict[int, list[str]], units: int,
+             repeat: int = 1) -> float:
+    """(instructions with ``units`` units - with one) / (units - 1), each the median of
+    ``repeat`` counts."""
     script = STORE if workload == "store" else REPLAY
     if workload == "replay":   # numba compiles into its cache on a first run: not under valgrind
         for arguments in inputs.values():   # (array types differ with the batch: both runs)
             subprocess.run([sys.executable, "-c", script, *arguments], cwd=source, check=True,
                            env=_env(source), capture_output=True)
-    return (count(source, script, *inputs[units]) - count(source, script, *inputs[1])) / (
-        units - 1)
+    def median(n: int) -> int:
+        return int(statistics.median(count(source, script, *inputs[n]) for _ in range(repeat)))
+    return (median(units) - median(1)) / (units - 1)
 
 
 def store_inputs(folder: Path, units: int) -> dict[int, list[str]]:
@@ -135,6 +143,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, help="events or packets (default 10,000 / 20,000)")
     parser.add_argument("--skip", type=int, default=100_000,
                         help="replay: packets of the capture to pass over first")
+    parser.add_argument("--repeat", type=int, default=3, help="counts of each input (median)")
     parser.add_argument("--against", metavar="REV", help="also count this git revision")
     parser.add_argument("--capture", type=Path, default=DEFAULT_CAPTURE)
     args = parser.parse_args()
@@ -145,12 +154,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         inputs = (store_inputs(Path(scratch), units) if args.workload == "store"
                   else replay_inputs(Path(scratch), units, args.capture, args.skip))
-        now = per_unit(ROOT, args.workload, inputs, units)
+        now = per_unit(ROOT, args.workload, inputs, units, args.repeat)
         print(f"{args.workload}: {now:,.0f} instructions per {unit} (this tree, {units:,} "
               f"{unit}s)")
         if args.against:
             with worktree(args.against) as tree:
-                then = per_unit(tree, args.workload, inputs, units)
+                then = per_unit(tree, args.workload, inputs, units, args.repeat)
             print(f"{args.workload}: {then:,.0f} instructions per {unit} at {args.against}; "
                   f"this tree {now / then:.2f}x")
 
