@@ -12,12 +12,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from console import cli_accounts, cli_reload, cli_rules, cli_store, cli_train
 from detection.base import Detector, detect
 from liaowang import __version__
-from liaowang.config import ConfigError, Settings, load_config
+from liaowang.config import AnalyzerName, ConfigError, Settings, load_config
 from pipelines.assets import AssetSink
 from pipelines.enrich import EnrichedSinks, enrichments
 from pipelines.replay import Progress
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 class Refused(Exception):
     """Input the command will not work with; the message is shown as is, exit code 2."""
+
+_ANALYZER_NAMES = get_args(AnalyzerName)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +94,7 @@ def _add_replay(commands: argparse._SubParsersAction) -> None:
                         help="Sigma rules to use instead of the configured ones (repeatable)")
     replay.add_argument("--model", metavar="MODEL", help="score with this model file "
                                                       "(from 'liaowang train')")
+    _analyzers_arg(replay)
     replay.add_argument("--flush-timeout", type=float, default=30.0, metavar="S",
                         help="at the end, wait up to S seconds for the spool to reach the store "
                              "(default 30)")
@@ -111,6 +114,7 @@ def _add_sensor(commands: argparse._SubParsersAction) -> None:
                         help="serve Prometheus metrics on port N (0: off; default from config)")
     sensor.add_argument("--model", metavar="MODEL",
                         help="score with this anomaly model (from liaowang train)")
+    _analyzers_arg(sensor)
     _config_arg(sensor)
     sensor.set_defaults(run=run_sensor)
 
@@ -132,9 +136,31 @@ def _settings(args: argparse.Namespace) -> Settings:
     console = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None)}
     if console:
         updates["console"] = settings.console.model_copy(update=console)
-    if getattr(args, "observer", None):
-        updates["sensor"] = settings.sensor.model_copy(update={"name": args.observer})
+    sensor = {k: v for k, v in (("name", getattr(args, "observer", None)),
+                                ("analyzers", getattr(args, "analyzers", None))) if v is not None}
+    if sensor:
+        updates["sensor"] = settings.sensor.model_copy(update=sensor)
     return settings.model_copy(update=updates)
+
+
+def _analyzers_arg(parser: argparse.ArgumentParser) -> None:
+    every = ", ".join(_ANALYZER_NAMES)
+    parser.add_argument("--analyzers", type=_analyzer_names, metavar="NAMES",
+                        help="protocol analyzers to run, comma-separated, or 'none' for flows "
+                             f"only (default: the configured ones; all: {every})")
+
+
+def _analyzer_names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if names == ("none",):
+        return ()
+    unknown = [name for name in names if name not in _ANALYZER_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown analyzer {', '.join(map(repr, unknown)) or repr(text)} "
+            f"(known: {', '.join(_ANALYZER_NAMES)}, or 'none')")
+    return names
+
 
 
 def run_replay(args: argparse.Namespace) -> int:

@@ -100,10 +100,19 @@ class ConsoleSinkSettings(Section):
     timeout_s: Seconds = 30.0
 
 
+AnalyzerName = Literal["sbi", "diameter", "modbus", "dnp3", "ngap", "s7comm", "iec104", "enip",
+                       "bacnet", "opcua", "pfcp", "gtpu", "gtpv1", "gtpv2"]
+"""The protocol analyzers of ``sensor.analyzers`` (a test keeps the two lists the same)."""
+
+
 class SensorSettings(Section):
+    """``analyzers``: the protocol analyzers to run, by name; None (the default) runs every one,
+    ``[]`` meters flows only. Flows, GTP-U tunnels included, are metered either way."""
+
     name: str = Field(default_factory=socket.gethostname)
     flows: FlowSettings = FlowSettings()
     live: LiveSettings = LiveSettings()
+    analyzers: tuple[AnalyzerName, ...] | None = None
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 65536
     sink: ConsoleSinkSettings | None = None
     packet_buffer: PacketBufferSettings | None = None

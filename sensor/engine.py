@@ -22,7 +22,7 @@ import numpy as np
 from liaowang.config import SensorSettings
 from liaowang.events import ID_SEPARATOR as SEP
 from liaowang.events import iso_timestamp, joined_event_id
-from sensor.analyzers import ANALYZERS, AnalyzerSpec
+from sensor.analyzers import ANALYZERS, AnalyzerSpec, named
 from sensor.capture import Frame, FrameBlock
 from sensor.columnar import (
     FRAGMENT,
@@ -136,7 +136,7 @@ class Sensor:
         flows = settings.flows
         return cls(settings.name, idle_timeout_s=flows.idle_timeout,
                    active_timeout_s=flows.active_timeout, max_flows=flows.max_flows,
-                   pcap_file=pcap_file)
+                   analyzers=named(settings.analyzers), pcap_file=pcap_file)
 
     def process(self, frames: list[Frame]) -> list[Event]:
         return self.process_block(FrameBlock.from_frames(frames)) if frames else []

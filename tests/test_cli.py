@@ -76,3 +76,33 @@ def test_a_bad_configuration_is_refused_with_file_line_and_key(tmp_path) -> None
     done = run("replay", str(SMALL_MODBUS), "--jsonl", "-", "--config", str(config))
     assert done.returncode == 2
     assert f"{config}:3: sensor.flows.idle_timeout:" in done.stderr
+
+
+SNAP7 = PCAPS / "cisagov__icsnpp-s7comm/tests__traces__snap7.pcap"
+
+
+def datasets_of(done: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    assert done.returncode == 0, done.stderr
+    found: dict[str, int] = {}
+    for line in done.stdout.splitlines():
+        event = json.loads(line)["event"]
+        if event["kind"] == "event":
+            found[event["dataset"]] = found.get(event["dataset"], 0) + 1
+    return found
+
+
+def test_only_the_analyzers_named_run_and_flows_are_metered_either_way() -> None:
+    every = datasets_of(run("replay", str(SMALL_MODBUS), str(SNAP7), "--jsonl", "-"))
+    s7_only = datasets_of(run("replay", str(SMALL_MODBUS), str(SNAP7), "--jsonl", "-",
+                              "--analyzers", "s7comm"))
+    flows_only = datasets_of(run("replay", str(SMALL_MODBUS), str(SNAP7), "--jsonl", "-",
+                                 "--analyzers", "none"))
+    assert every["modbus"] == 32 and every["s7comm"] > 10
+    assert s7_only == {"flow": every["flow"], "s7comm": every["s7comm"]}
+    assert flows_only == {"flow": every["flow"]}
+
+
+def test_an_unknown_analyzer_is_refused_with_the_known_ones() -> None:
+    done = run("replay", str(SMALL_MODBUS), "--jsonl", "-", "--analyzers", "modbus,modbsu")
+    assert done.returncode == 2
+    assert "unknown analyzer 'modbsu'" in done.stderr and "s7comm" in done.stderr

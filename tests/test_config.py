@@ -38,6 +38,8 @@ def test_values_are_read(tmp_path) -> None:
      "sensor.flows.idle_timeout", "greater than 0"),
     ("console:\n  port: eighty\n", 2, "console.port", "valid integer"),
     ("- just\n- a list\n", 1, "", "mapping of sections"),
+    ("sensor:\n  analyzers:\n    - modbus\n    - modbsu\n", 4, "sensor.analyzers.1",
+     "'s7comm'"),
     ("store: {url: [unclosed\n", 2, "", ""),
 ])
 def test_bad_files_are_refused_with_file_line_key_and_reason(tmp_path, text, line, key,
@@ -54,3 +56,19 @@ def test_bad_files_are_refused_with_file_line_key_and_reason(tmp_path, text, lin
 def test_a_missing_file_is_refused(tmp_path) -> None:
     with pytest.raises(ConfigError, match="No such file"):
         load_config(tmp_path / "absent.yml")
+
+
+def test_the_analyzer_names_a_configuration_takes_are_the_sensors() -> None:
+    from typing import get_args
+
+    from liaowang.config import AnalyzerName
+    from sensor.analyzers import ANALYZERS
+
+    assert set(get_args(AnalyzerName)) == {spec.name for spec in ANALYZERS}
+
+
+def test_analyzers_are_read(tmp_path) -> None:
+    settings = load_config(write(tmp_path, "sensor:\n  analyzers: [modbus, pfcp]\n"))
+    assert settings.sensor.analyzers == ("modbus", "pfcp")
+    assert load_config(write(tmp_path, "sensor:\n  analyzers: []\n")).sensor.analyzers == ()
+    assert load_config(None).sensor.analyzers is None

@@ -1,4 +1,12 @@
-"""Protocol analyzers, one module each, registered here in one explicit table."""
+"""Protocol analyzers, one module each, registered here in one explicit table.
+
+>>> [spec.name for spec in named(["pfcp", "modbus"])]
+['modbus', 'pfcp']
+>>> named([])
+()
+"""
+
+from collections.abc import Iterable
 
 from sensor.analyzers import (
     bacnet,
@@ -35,4 +43,14 @@ ANALYZERS: tuple[AnalyzerSpec, ...] = (
     gtpv2.ANALYZER,
 )
 
-__all__ = ["ANALYZERS", "AnalyzerSpec"]
+
+
+def named(names: Iterable[str] | None) -> tuple[AnalyzerSpec, ...]:
+    """The analyzers of these names, in the table's order; None: every one."""
+    if names is None:
+        return ANALYZERS
+    wanted = set(names)
+    return tuple(spec for spec in ANALYZERS if spec.name in wanted)
+
+
+__all__ = ["ANALYZERS", "AnalyzerSpec", "named"]
