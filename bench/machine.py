@@ -29,6 +29,7 @@ def machine_info(core: int) -> dict[str, Any]:
 def versions() -> dict[str, str]:
     found = {name: _version(name) for name in ("liaowang", "dpkt", "numpy", "nfstream")}
     found["tshark"] = _tshark_version()
+    found["liaowang-flows"] = found["liaowang"]
     return found
 
 

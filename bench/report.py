@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-LABELS = {"liaowang": "Liaowang `replay`", "dpkt": "dpkt decode loop", "nfstream": "NFStream",
-          "tshark": "tshark -T fields"}
+LABELS = {"liaowang": "Liaowang `replay`", "liaowang-flows": "Liaowang `replay --analyzers none`",
+          "dpkt": "dpkt decode loop", "nfstream": "NFStream", "tshark": "tshark -T fields"}
 TARGETS = {"nfstream": 3.0, "tshark": 30.0}   # Liaowang ≥ this many times the peer (issue 3)
 MEMORY_TARGET_MIB = 1024
 PROTOCOLS = {"6": "TCP", "17": "UDP", "132": "SCTP"}
@@ -29,9 +29,9 @@ def rates(results: Results) -> dict[str, float | None]:
     return found
 
 
-def ratio(name: str, speeds: dict[str, float | None]) -> str:
-    mine, theirs = speeds.get("liaowang"), speeds.get(name)
-    if name == "liaowang":
+def ratio(name: str, speeds: dict[str, float | None], mine_as: str = "liaowang") -> str:
+    mine, theirs = speeds.get(mine_as), speeds.get(name)
+    if name.startswith("liaowang"):
         return "—"
     if not mine or not theirs:
         return "n/a"
@@ -67,8 +67,18 @@ def table(results: Results) -> str:
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                        for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
              for row in [HEADER, *body]]
-    return "\n".join([machine_line(results), *lines, *contention_lines(results),
-                      *flow_lines(results), *memory_lines(results)])
+    return "\n".join([machine_line(results), *lines, *flows_only_lines(results),
+                      *contention_lines(results), *flow_lines(results), *memory_lines(results)])
+
+
+def flows_only_lines(results: Results) -> list[str]:
+    """The flow meter alone against the peers that do no more than it does."""
+    speeds = rates(results)
+    if not speeds.get("liaowang-flows"):
+        return []
+    against = [f"{LABELS[name]} {ratio(name, speeds, 'liaowang-flows')}"
+               for name in ("nfstream", "tshark") if speeds.get(name)]
+    return [f"Liaowang's flow meter alone (`--analyzers none`) vs {'; vs '.join(against)}."]
 
 
 def markdown(results: Results) -> str:
@@ -76,7 +86,8 @@ def markdown(results: Results) -> str:
              machine_line(results), "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" + "---:|" * (len(HEADER) - 1)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
-    notes = contention_lines(results) + flow_lines(results) + memory_lines(results)
+    notes = (flows_only_lines(results) + contention_lines(results) + flow_lines(results)
+             + memory_lines(results))
     lines += ["", *(f"- {line}" for line in notes)]
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ Tools, each a separate process, run one after the other on one CPU: run.py pins 
 meter process included:
 
 - ``liaowang``: ``liaowang replay CAPTURE --jsonl /dev/null``; packets and flows from its summary
+- ``liaowang-flows``: the same with ``--analyzers none``: the flow meter, what NFStream is
 - ``dpkt``: a plain dpkt decode loop, GTP-U inner IP included (:mod:`bench.peers`)
 - ``nfstream``: NFStream with GTP tunnels decoded and Liaowang's timeouts (:mod:`bench.peers`)
 - ``tshark``: ``tshark -n -r CAPTURE -T fields -e frame.number -e ip.src ...``
@@ -67,9 +68,14 @@ class Tool:
     read: Callable[[str, str], tuple[int | None, int | None, dict[str, Any]]]
 
 
-def liaowang_command(capture: Path) -> list[str]:
+def liaowang_command(capture: Path, *options: str) -> list[str]:
     return [str(Path(sys.executable).with_name("liaowang")), "replay", str(capture),
-            "--jsonl", os.devnull]
+            "--jsonl", os.devnull, *options]
+
+
+def liaowang_flows_command(capture: Path) -> list[str]:
+    """The flow meter alone, as NFStream is one: no protocol analyzer (rules still run)."""
+    return liaowang_command(capture, "--analyzers", "none")
 
 
 def read_liaowang(_stdout: str, stderr: str) -> tuple[int | None, int | None, dict[str, Any]]:
@@ -106,6 +112,7 @@ def read_tshark(stdout: str, _stderr: str) -> tuple[int | None, int | None, dict
 
 TOOLS = (
     Tool("liaowang", liaowang_command, read_liaowang),
+    Tool("liaowang-flows", liaowang_flows_command, read_liaowang),
     Tool("dpkt", peer_command("dpkt"), read_peer),
     Tool("nfstream", peer_command("nfstream"), read_peer),
     Tool("tshark", tshark_command, read_tshark),
