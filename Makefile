@@ -35,14 +35,14 @@ $(INSTALLED): pyproject.toml
 # throughput, the console's API latency over 1 M stored events, and the stores' write rates
 # (Elasticsearch through the pipeline against a plain bulk, SQLite). Takes minutes.
 # BENCH_ARGS passes options to bench/run.py, e.g. make bench BENCH_ARGS="--repeat 3 --cpu 1".
+# The project's modules are byte-compiled first, as pip does for an installed package (the
+# editable install leaves it to the first import, which writes nothing when
+# PYTHONDONTWRITEBYTECODE is set): otherwise every timed start compiles them again.
 BENCH := .cache/bench
 bench: $(INSTALLED)
 	command -v tshark >/dev/null || bash tools/install-test-tools.sh
 	$(BIN)/python -c 'import nfstream' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.make_capture --out $(BENCH)/bench.pcap
-	# bytecode for the project's own modules, as pip writes it for an installed package (the
-	# editable install leaves it to the first import, which does not write it when
-	# PYTHONDONTWRITEBYTECODE is set): otherwise every timed start compiles them again
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q liaowang sensor detection pipelines console
 	$(BIN)/python -m bench.flows_memory --json $(BENCH)/flows_memory.json
 	$(BIN)/python -m bench.run $(BENCH)/bench.pcap --memory-json $(BENCH)/flows_memory.json $(BENCH_ARGS)
