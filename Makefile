@@ -8,14 +8,14 @@ INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -
 # apart, without its pins; pyproject.toml cannot list it without making the install unsolvable.
 SIGMA_ES_BACKEND := pysigma-backend-elasticsearch==2.1.1
 
-.PHONY: run test lint bench eval test-tools clean
+.PHONY: run test lint bench eval test-tools kernels clean
 
-run: $(INSTALLED)
+run: $(INSTALLED) kernels
 	$(BIN)/liaowang up
 
 # Two workers, a test file each at a time (module fixtures are built once); they share one
 # Elasticsearch node that the controlling process starts (tests/conftest.py).
-test: $(INSTALLED) test-tools
+test: $(INSTALLED) test-tools kernels
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadfile
 
@@ -39,7 +39,7 @@ $(INSTALLED): pyproject.toml
 # editable install leaves it to the first import, which writes nothing when
 # PYTHONDONTWRITEBYTECODE is set): otherwise every timed start compiles them again.
 BENCH := .cache/bench
-bench: $(INSTALLED)
+bench: $(INSTALLED) kernels
 	command -v tshark >/dev/null || bash tools/install-test-tools.sh
 	$(BIN)/python -c 'import nfstream' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.make_capture --out $(BENCH)/bench.pcap
@@ -55,6 +55,11 @@ bench: $(INSTALLED)
 # EVAL_ARGS passes options to bench/eval.py, e.g. make eval EVAL_ARGS="--seeds 0 --gap 5".
 eval: $(INSTALLED)
 	$(BIN)/python -m bench.eval $(EVAL_ARGS)
+
+# The sensor's compiled loops, built ahead of time (sensor/kernels.py); quick when they are
+# already built for the current sources.
+kernels: $(INSTALLED)
+	$(BIN)/python -m sensor.kernels build
 
 # What the tests drive for real: tshark, Chromium, tcpreplay, an Elasticsearch node.
 test-tools:

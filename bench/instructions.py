@@ -91,6 +91,9 @@ def per_unit(source: Path, workload: str, inputs: dict[int, list[str]], units: i
     """(instructions with ``units`` units - with one) / (units - 1), each the median of
     ``repeat`` counts."""
     script = STORE if workload == "store" else REPLAY
+    if (source / "sensor" / "kernels.py").exists():   # the loops built ahead of time, as make does
+        subprocess.run([sys.executable, "-m", "sensor.kernels", "build"], cwd=source,
+                       env=_env(source), check=True, capture_output=True)
     if workload == "replay":   # numba compiles into its cache on a first run: not under valgrind
         for arguments in inputs.values():   # (array types differ with the batch: both runs)
             subprocess.run([sys.executable, "-c", script, *arguments], cwd=source, check=True,

@@ -17,7 +17,8 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
-from numba import njit
+
+from sensor.kernels import njit
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1_000), b"\xa1\xb2\xc3\xd4": (">", 1_000),

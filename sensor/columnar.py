@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from sensor.capture import RECORD
+from sensor.kernels import njit
 
 OK, NOT_IP, SLOW, MALFORMED, FRAGMENT = 0, 1, 2, 3, 4  # FRAGMENT: held for reassembly
 KEY_LEN = 40        # a[16] b[16] a_port[2] b_port[2] proto[1] 0[1] vlan[2]

@@ -19,9 +19,9 @@ import socket
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from sensor.columnar import KEY_LEN, NO_VLAN, OK, Columns
+from sensor.kernels import njit
 
 IDLE, ACTIVE, TCP_CLOSE, END_OF_CAPTURE, EVICTED = 1, 2, 3, 4, 5
 END_REASONS = {0: "", IDLE: "idle_timeout", ACTIVE: "active_timeout", TCP_CLOSE: "tcp_close",
@@ -338,13 +338,13 @@ def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns,
         ts = ts_ns[i]
         pos, slot = _find(index_hashes, index_slots, h)
         if slot >= 0:
-            reason = 0
+            reason = np.uint8(0)
             if closed_ns[slot] > 0 and ts - closed_ns[slot] >= CLOSE_LINGER_NS:
-                reason = TCP_CLOSE
+                reason = np.uint8(TCP_CLOSE)
             elif ts - last_ns[slot] >= idle_ns:
-                reason = IDLE
+                reason = np.uint8(IDLE)
             elif ts - first_ns[slot] >= active_ns:
-                reason = ACTIVE
+                reason = np.uint8(ACTIVE)
             if reason:
                 active[slot] = False
                 end_reason[slot] = reason

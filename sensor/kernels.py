@@ -1,0 +1,204 @@
+"""The sensor's compiled loops: built ahead of time into an extension module, or by numba's JIT.
+
+The loops over whole blocks (indexing a pcap file, decoding headers, the flow table) are
+numba functions. Loading them through numba at run time costs about 1.5 s at every start:
+numba itself, its code generator and, through a BLAS check, ``scipy.linalg``. That is a third
+of a flow-metering replay of a million packets. ``python -m sensor.kernels build`` (run by
+``make``) compiles the entry points ahead of time with numba's ``pycc`` into
+``sensor/_kernels_<key>.so``, whose import takes a tenth of a second and no numba. The key is
+made from the sources of the kernel modules and the versions of numpy and Python, so an edit
+or an upgrade makes the sensor fall back to the JIT until the next build.
+
+Kernel modules decorate their functions with :func:`njit` from here instead of numba's. Until a
+kernel is first called nothing is compiled or imported; then an entry point is taken from the
+built module when there is one, and otherwise every kernel becomes a numba function (the
+module globals are swapped, so that kernels calling kernels find numba functions).
+``LIAOWANG_KERNELS=jit`` forces the JIT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+KERNEL_MODULES = ("sensor.capture", "sensor.columnar", "sensor.flows")
+ENTRY_POINTS = {   # exported name: (module, function)
+    "index_pcap": ("sensor.capture", "_index_pcap"),
+    "decode": ("sensor.columnar", "_decode"),
+    "fill_key": ("sensor.columnar", "fill_key"),
+    "update": ("sensor.flows", "_update"),
+    "forget": ("sensor.flows", "_forget"),
+    "insert_all": ("sensor.flows", "_insert_all"),
+}
+_EXPORTED = {target: name for name, target in ENTRY_POINTS.items()}
+_ALL: list[Kernel] = []
+_HERE = Path(__file__).resolve().parent
+
+
+class Kernel:
+    """A function to compile: numba's when JIT-compiled, the built module's otherwise."""
+
+    def __init__(self, function: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.py_func, self.options = function, options
+        self.implementation: Callable[..., Any] | None = None
+        _ALL.append(self)
+
+    def __call__(self, *args: Any) -> Any:
+        if self.implementation is None:
+            _resolve()
+        if self.implementation is None:   # not an entry point: only the JIT has it
+            _jit_all()
+        assert self.implementation is not None
+        return self.implementation(*args)
+
+
+def njit(**options: Any) -> Callable[[Callable[..., Any]], Kernel]:
+    """``numba.njit(**options)``, compiled when first called (see the module's doc)."""
+    return lambda function: Kernel(function, options)
+
+
+def backend() -> str:
+    """``aot`` or ``jit``: what the kernels are, or will be on their first call."""
+    return "aot" if _built_module() is not None else "jit"
+
+
+def module_key() -> str:
+    """What the built module is made from: the kernel sources, numpy and Python."""
+    digest = hashlib.sha256()
+    for path in sorted(_HERE / f"{name.rsplit('.', 1)[1]}.py"
+                       for name in (*KERNEL_MODULES, "sensor.kernels")):
+        digest.update(path.read_bytes())
+    digest.update(importlib.metadata.version("numpy").encode())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()[:16]
+
+
+def _built_module() -> Any:
+    if os.environ.get("LIAOWANG_KERNELS") == "jit":
+        return None
+    try:
+        return importlib.import_module(f"sensor._kernels_{module_key()}")
+    except ImportError:
+        return None
+
+
+def _resolve() -> None:
+    built = _built_module()
+    if built is None:
+        _jit_all()
+        return
+    for kernel in _ALL:
+        name = _EXPORTED.get((kernel.py_func.__module__, kernel.py_func.__name__))
+        if name is not None:
+            kernel.implementation = getattr(built, name)
+    if any(kernel.implementation is None for kernel in _entry_kernels()):
+        _jit_all()   # a module built from other sources than these: should not happen
+
+
+def _entry_kernels() -> list[Kernel]:
+    return [k for k in _ALL if (k.py_func.__module__, k.py_func.__name__) in _EXPORTED]
+
+
+def _jit_all() -> None:
+    """Every kernel becomes a numba function, in its module's globals too."""
+    from numba import njit as numba_njit
+
+    compiled = {id(kernel): numba_njit(**kernel.options)(kernel.py_func) for kernel in _ALL}
+    for kernel in _ALL:
+        kernel.implementation = compiled[id(kernel)]
+    for name in KERNEL_MODULES:
+        namespace = vars(sys.modules.get(name) or importlib.import_module(name))
+        for attribute, value in list(namespace.items()):
+            if isinstance(value, Kernel):
+                namespace[attribute] = compiled[id(value)]
+
+
+# --- building the module -------------------------------------------------------------------
+
+def build(folder: Path = _HERE) -> Path:
+    """Compile the entry points into ``folder`` (unless already built for these sources)."""
+    key = module_key()
+    existing = sorted(folder.glob(f"_kernels_{key}.*"))
+    if existing:
+        return existing[0]
+    from numba.pycc import CC
+
+    for name in KERNEL_MODULES:
+        importlib.import_module(name)
+    _jit_all()
+    compiler = CC(f"_kernels_{key}")
+    compiler.output_dir = str(folder)
+    for exported, signature in _signatures().items():
+        module, function = ENTRY_POINTS[exported]
+        compiler.export(exported, signature)(getattr(sys.modules[module], function).py_func)
+    compiler.compile()
+    for stale in folder.glob("_kernels_*"):
+        if not stale.name.startswith(f"_kernels_{key}."):
+            stale.unlink()
+    return next(folder.glob(f"_kernels_{key}.*"))
+
+
+def _signatures() -> dict[str, Any]:
+    """Each entry point's types, as the sensor calls it on a real capture, with every array
+    taken in any layout (a column of a record array is strided)."""
+    from numba import types
+
+    from sensor.capture import CaptureFile
+    from sensor.engine import Sensor
+
+    sensor = Sensor("build")
+    for block in CaptureFile(_HERE / "demo" / "demo.pcap").blocks(4096):
+        sensor.process_block(block)
+    sensor.finish()
+    found: dict[str, Any] = {}
+    for exported, (module, function) in ENTRY_POINTS.items():
+        dispatcher = vars(sys.modules[module])[function]
+        if exported in _CALLED_ELSEWHERE:
+            dispatcher.compile(_CALLED_ELSEWHERE[exported](types))
+        shapes = {tuple(_any_layout(t) for t in sig) for sig in dispatcher.signatures}
+        if len(shapes) != 1:
+            raise RuntimeError(f"{exported}: not one signature but {sorted(map(str, shapes))}")
+        (arguments,) = shapes
+        returns = {dispatcher.overloads[sig].signature.return_type
+                   for sig in dispatcher.signatures}
+        found[exported] = returns.pop()(*arguments)
+    return found
+
+
+def _bytes_row(types: Any) -> tuple[Any, ...]:
+    address = types.Array(types.uint8, 1, "A")
+    return (address, address, types.int64, address, types.int64, types.int64, types.int64)
+
+
+def _index_change(*extra: str) -> Callable[[Any], tuple[Any, ...]]:
+    def arguments(types: Any) -> tuple[Any, ...]:
+        words = {"u64": types.Array(types.uint64, 1, "A"), "i64": types.Array(types.int64, 1, "A")}
+        return tuple(words[name] for name in ("u64", "i64", "i64", *extra))
+    return arguments
+
+
+_CALLED_ELSEWHERE: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    "fill_key": _bytes_row,                    # a row of the slow path, from Python
+    "forget": _index_change("u64"),            # flows that end
+    "insert_all": _index_change("u64", "i64"),  # a flow table that grows
+}
+"""Entry points a short capture may not reach, with the types the sensor calls them with."""
+
+
+def _any_layout(kind: Any) -> Any:
+    from numba import types
+
+    return kind.copy(layout="A") if isinstance(kind, types.Array) else kind
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["build"]:
+        raise SystemExit("usage: python -m sensor.kernels build")
+    # the kernel modules register with sensor.kernels, not with this __main__ copy of it
+    print(f"sensor kernels: {importlib.import_module('sensor.kernels').build()}")
