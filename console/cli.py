@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 class Refused(Exception):
     """Input the command will not work with; the message is shown as is, exit code 2."""
 
+
 _ANALYZER_NAMES = get_args(AnalyzerName)
 
 
@@ -160,7 +161,6 @@ def _analyzer_names(text: str) -> tuple[str, ...]:
             f"unknown analyzer {', '.join(map(repr, unknown)) or repr(text)} "
             f"(known: {', '.join(_ANALYZER_NAMES)}, or 'none')")
     return names
-
 
 
 def run_replay(args: argparse.Namespace) -> int:

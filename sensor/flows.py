@@ -337,7 +337,7 @@ def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns,
         h = hashes[i]
         ts = ts_ns[i]
         pos, slot = _find(index_hashes, index_slots, h)
-        if slot >= 0:
+        if slot >= 0:   # one type for reason (pycc, building ahead of time, keeps literals apart)
             reason = np.uint8(0)
             if closed_ns[slot] > 0 and ts - closed_ns[slot] >= CLOSE_LINGER_NS:
                 reason = np.uint8(TCP_CLOSE)

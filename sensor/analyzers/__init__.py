@@ -44,7 +44,6 @@ ANALYZERS: tuple[AnalyzerSpec, ...] = (
 )
 
 
-
 def named(names: Iterable[str] | None) -> tuple[AnalyzerSpec, ...]:
     """The analyzers of these names, in the table's order; None: every one."""
     if names is None:
