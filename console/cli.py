@@ -18,7 +18,6 @@ from console import cli_accounts, cli_reload, cli_rules, cli_store, cli_train
 from detection.base import Detector, detect
 from liaowang import __version__
 from liaowang.config import AnalyzerName, ConfigError, Settings, load_config
-from pipelines.assets import AssetSink
 from pipelines.enrich import EnrichedSinks, enrichments
 from pipelines.replay import Progress
 from pipelines.sinks.base import Sink
@@ -251,6 +250,8 @@ def _sinks(args: argparse.Namespace, settings: Settings) -> list[Sink]:
     if settings.sensor.sink is not None and not args.store:
         sinks.append(cli_store.console_sink(settings))   # a remote console's ingest API
     elif args.store or not args.jsonl:
+        from pipelines.assets import AssetSink  # with its vendor tables: only for a store
+
         store = _open_store(settings)
         sinks += [AssetSink(store), _spooled(store, settings)]   # before: the spool closes it
     return [EnrichedSinks(enrichments(settings),
@@ -342,6 +343,7 @@ def _with_packet_buffer(settings: Settings) -> Settings:
 
 def _demo_sensor(store: Store, settings: Settings, stop: threading.Event,
                  config: str | None = None) -> None:
+    from pipelines.assets import AssetSink
     from sensor.demo import live_frames
     from sensor.engine import Sensor
 
