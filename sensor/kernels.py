@@ -97,12 +97,6 @@ def _resolve() -> None:
         name = _EXPORTED.get((kernel.py_func.__module__, kernel.py_func.__name__))
         if name is not None:
             kernel.implementation = getattr(built, name)
-    if any(kernel.implementation is None for kernel in _entry_kernels()):
-        _jit_all()   # a module built from other sources than these: should not happen
-
-
-def _entry_kernels() -> list[Kernel]:
-    return [k for k in _ALL if (k.py_func.__module__, k.py_func.__name__) in _EXPORTED]
 
 
 def _jit_all() -> None:
