@@ -18,6 +18,7 @@ The ratio pipeline / plain is the figure to watch (goal ≥ 0.9); SQLite's is ev
 (goal ≥ 50,000), written in batches through :meth:`SQLiteStore.write`.
 
     python -m bench.store [--events N] [--repeat N] [--es-url URL] [--sqlite-only]
+                          [--sqlite-parts]
 """
 
 from __future__ import annotations
@@ -169,6 +170,40 @@ def bench_sqlite(events: list[Event], repeat: int) -> tuple[float, float]:
     return best, best_cpu
 
 
+def sqlite_parts(events: list[Event], repeat: int) -> dict[str, float]:
+    """Best events/s of the parts of a SQLite write, each alone on one core: building the rows
+    in Python; SQLite inserting rows built beforehand (no Python per event) into the table with
+    its indices, and into the bare table (its id key only)."""
+    from pipelines.store import sqlite
+
+    rows = [sqlite._ROWS.split(batch)[0] for batch in batches(events)]
+    found = {"rows built in Python": max(
+        rate(len(events), lambda: [sqlite._ROWS.split(b) for b in batches(events)])
+        for _ in range(repeat))}
+    for name, bare in (("SQLite alone, indexed table", False), ("SQLite alone, bare table", True)):
+        found[name] = max(_insert_rate(rows, len(events), bare) for _ in range(repeat))
+    return found
+
+
+def _insert_rate(rows: list[list[Any]], count: int, bare: bool) -> float:
+    from pipelines.store import sqlite
+
+    with tempfile.TemporaryDirectory() as folder, \
+            SQLiteStore(Path(folder) / "events.db") as store:
+        conn = store._connection()
+        if bare:
+            for (index,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                         "AND tbl_name = 'events' AND sql IS NOT NULL").fetchall():
+                conn.execute(f"DROP INDEX {index}")
+
+        def work() -> None:
+            for batch in rows:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(sqlite._INSERT_NEW, batch)
+                conn.execute("COMMIT")
+        return rate(count, work)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -178,12 +213,17 @@ def main() -> None:
     parser.add_argument("--es-url", help="an Elasticsearch node to use (default: start one)")
     parser.add_argument("--sqlite-only", action="store_true",
                         help="measure SQLite only (no Elasticsearch node)")
+    parser.add_argument("--sqlite-parts", action="store_true",
+                        help="also time the parts of a SQLite write alone (see sqlite_parts)")
     args = parser.parse_args()
     events = corpus(args.events, args.max_packets)
     print(f"documents: {len(events):,} real replayed events (batches of {BATCH})", flush=True)
     sqlite, sqlite_cpu = bench_sqlite(events, args.repeat)
     print(f"SQLite write: {sqlite:,.0f} events/s, {sqlite_cpu:,.0f} per CPU-second "
           "(goal >= 50,000)", flush=True)
+    if args.sqlite_parts:
+        for name, value in sqlite_parts(events, args.repeat).items():
+            print(f"  {name}: {value:,.0f} events/s", flush=True)
     if args.sqlite_only:
         return
     with elasticsearch(args.es_url) as url:
