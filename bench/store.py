@@ -37,6 +37,7 @@ from elasticsearch import Elasticsearch, helpers
 from bench.detection import PCAPS, replayed_events
 from pipelines.sinks.spooled import Backoff, SpooledSink
 from pipelines.spool import Spool
+from pipelines.store import sqlite as sqlite_store
 from pipelines.store.elasticsearch import ElasticsearchStore
 from pipelines.store.sqlite import SQLiteStore
 
@@ -174,11 +175,9 @@ def sqlite_parts(events: list[Event], repeat: int) -> dict[str, float]:
     """Best events/s of the parts of a SQLite write, each alone on one core: building the rows
     in Python; SQLite inserting rows built beforehand (no Python per event) into the table with
     its indices, and into the bare table (its id key only)."""
-    from pipelines.store import sqlite
-
-    rows = [sqlite._ROWS.split(batch)[0] for batch in batches(events)]
+    rows = [sqlite_store._ROWS.split(batch)[0] for batch in batches(events)]
     found = {"rows built in Python": max(
-        rate(len(events), lambda: [sqlite._ROWS.split(b) for b in batches(events)])
+        rate(len(events), lambda: [sqlite_store._ROWS.split(b) for b in batches(events)])
         for _ in range(repeat))}
     for name, bare in (("SQLite alone, indexed table", False), ("SQLite alone, bare table", True)):
         found[name] = max(_insert_rate(rows, len(events), bare) for _ in range(repeat))
@@ -186,8 +185,6 @@ def sqlite_parts(events: list[Event], repeat: int) -> dict[str, float]:
 
 
 def _insert_rate(rows: list[list[Any]], count: int, bare: bool) -> float:
-    from pipelines.store import sqlite
-
     with tempfile.TemporaryDirectory() as folder, \
             SQLiteStore(Path(folder) / "events.db") as store:
         conn = store._connection()
@@ -199,7 +196,7 @@ def _insert_rate(rows: list[list[Any]], count: int, bare: bool) -> float:
         def work() -> None:
             for batch in rows:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(sqlite._INSERT_NEW, batch)
+                conn.executemany(sqlite_store._INSERT_NEW, batch)
                 conn.execute("COMMIT")
         return rate(count, work)
 

@@ -136,8 +136,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     console = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None)}
     if console:
         updates["console"] = settings.console.model_copy(update=console)
-    sensor = {k: v for k, v in (("name", getattr(args, "observer", None)),
-                                ("analyzers", getattr(args, "analyzers", None))) if v is not None}
+    sensor: dict[str, object] = {}
+    if getattr(args, "observer", None):
+        sensor["name"] = args.observer
+    if getattr(args, "analyzers", None) is not None:   # () is a choice: flows only
+        sensor["analyzers"] = args.analyzers
     if sensor:
         updates["sensor"] = settings.sensor.model_copy(update=sensor)
     return settings.model_copy(update=updates)
