@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,13 +14,9 @@ from typing import IO
 
 import httpx
 
+from tests.utils.loopback import free_port
+
 LIAOWANG = str(Path(sys.executable).with_name("liaowang"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def read_lines(stream: IO[str], lines: list[str]) -> None:

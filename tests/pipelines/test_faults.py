@@ -25,7 +25,8 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from console.auth.accounts import Accounts
 from console.auth.roles import Role
-from tests.utils.elasticsearch import Node, NodeError, free_port
+from tests.utils.elasticsearch import Node, NodeError
+from tests.utils.loopback import free_port
 
 LIAOWANG = str(Path(sys.executable).with_name("liaowang"))
 SHARED = Path(os.environ.get("LIAOWANG_PCAPS", Path(__file__).resolve().parents[3] / "shared"

@@ -23,8 +23,8 @@ from pipelines.store.base import Store
 from pipelines.store.elasticsearch import ElasticsearchStore
 from pipelines.store.sqlite import SQLiteStore
 from tests.pipelines.spool_writer import store_for
-from tests.utils.elasticsearch import free_port
 from tests.utils.forwarder import Forwarder
+from tests.utils.loopback import free_port
 from tests.utils.pcaps import PCAPS, run_sensor
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,7 +24,7 @@ from pipelines.webhooks.targets import (
     replay_dead_letters,
 )
 from tests.pipelines.webhook_receiver import Receiver
-from tests.utils.elasticsearch import free_port
+from tests.utils.loopback import free_port
 from tests.utils.pcaps import PCAPS, run_sensor
 
 S7_STOP = PCAPS / "ITI__ICS-Security-Tools/pcaps__s7__step7_s300_stop.pcapng"

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from tests.pipelines.webhook_receiver import Receiver
-from tests.utils.elasticsearch import free_port
+from tests.utils.loopback import free_port
 from tests.utils.pcaps import PCAPS
 
 S7_STOP = PCAPS / "ITI__ICS-Security-Tools/pcaps__s7__step7_s300_stop.pcapng"

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from tests.sensor.test_opcua_peer import loopback_capture
+from tests.utils.loopback import loopback_capture
 from tests.utils.oracle import needs_tshark
 from tests.utils.pcaps import run_sensor
 

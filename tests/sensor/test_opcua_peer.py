@@ -7,37 +7,15 @@ sensor must report the activation, the Read and the Write with the right node id
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
+from tests.utils.loopback import loopback_capture
 from tests.utils.oracle import needs_tshark
 from tests.utils.pcaps import run_sensor
 
 PORT = 4840                                # the analyzer's port: ports are how flows are chosen
 pytestmark = needs_tshark                  # dumpcap comes with tshark
-
-
-@contextmanager
-def loopback_capture(path: Path, port: int) -> Iterator[None]:
-    """Capture ``tcp port`` on the loopback interface into ``path`` while the block runs."""
-    dumpcap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", f"tcp port {port}",
-                                "-w", str(path)], stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 10
-        while not path.exists() or path.stat().st_size == 0:
-            assert dumpcap.poll() is None and time.monotonic() < deadline, "dumpcap failed"
-            time.sleep(0.05)
-        time.sleep(0.3)
-        yield
-        time.sleep(0.3)
-    finally:
-        dumpcap.terminate()
-        dumpcap.wait(timeout=10)
 
 
 async def session(port: int) -> None:

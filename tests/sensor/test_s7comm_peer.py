@@ -9,52 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from liaowang.schema import validate
 from sensor.analyzers import s7comm
+from tests.utils.loopback import free_port, loopback_capture
 from tests.utils.pcaps import run_sensor
 
 snap7 = pytest.importorskip("snap7")
 pytestmark = pytest.mark.skipif(shutil.which("dumpcap") is None, reason="dumpcap not installed")
 
 DB_NUMBER, START, WRITTEN = 3, 4, b"\x11\x22\x33\x44"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture()
-def capture(tmp_path: Path) -> Iterator[tuple[Path, int]]:
-    port, pcap = free_port(), tmp_path / "snap7.pcapng"
-    dumpcap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", f"tcp port {port}",
-                                "-w", str(pcap)], stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for(lambda: pcap.exists() and pcap.stat().st_size > 0)
-        yield pcap, port
-    finally:
-        time.sleep(0.5)  # let the last segments reach the capture
-        dumpcap.send_signal(signal.SIGINT)
-        dumpcap.wait(timeout=10)
-
-
-def _wait_for(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("dumpcap did not start")
-        time.sleep(0.05)
 
 
 def talk_to_snap7_server(port: int) -> bytes:
@@ -74,12 +41,12 @@ def talk_to_snap7_server(port: int) -> bytes:
     return read
 
 
-def test_the_sensor_sees_setup_write_and_read_of_a_snap7_peer(capture) -> None:
-    _, port = capture
-    assert talk_to_snap7_server(port) == WRITTEN
-    time.sleep(0.5)
+def test_the_sensor_sees_setup_write_and_read_of_a_snap7_peer(tmp_path: Path) -> None:
+    port, pcap = free_port(), tmp_path / "snap7.pcapng"
+    with loopback_capture(pcap, port):
+        assert talk_to_snap7_server(port) == WRITTEN
     analyzer = dataclasses.replace(s7comm.ANALYZER, ports=(port,))
-    events = [e for e in run_sensor_after_capture(capture, analyzer)
+    events = [e for e in run_sensor(pcap, analyzers=(analyzer,))
               if e["event"]["dataset"] != "flow"]
     assert all(validate(e) == [] for e in events)
     s7 = [e["s7comm"] for e in events if e["event"]["dataset"] == "s7comm"]
@@ -92,15 +59,3 @@ def test_the_sensor_sees_setup_write_and_read_of_a_snap7_peer(capture) -> None:
                 job["item_length"]) == (["data_block"], [DB_NUMBER], [START], [len(WRITTEN)])
         assert by_name[("ack_data", function)]["return_code_names"] == ["success"]
 
-
-def run_sensor_after_capture(capture: tuple[Path, int], analyzer: Any
-                             ) -> list[dict[str, Any]]:
-    pcap, _ = capture
-    deadline = time.monotonic() + 10
-    while True:  # dumpcap writes as packets come: wait until the exchange is in the file
-        events = run_sensor(pcap, analyzers=(analyzer,))
-        if any(e.get("s7comm", {}).get("function_name") == "read_var"
-               and e["s7comm"].get("rosctr") == 3 for e in events) \
-                or time.monotonic() > deadline:
-            return events
-        time.sleep(0.2)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,8 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+
+from tests.utils.loopback import free_port
 
 VERSION = os.environ.get("LIAOWANG_ES_VERSION", "9.2.4")
 ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{VERSION}:zip"
@@ -84,12 +85,6 @@ def java_home() -> Path:
         raise NodeError(f"Elasticsearch {VERSION} needs Java {MIN_JAVA}+; /usr/lib/jvm has "
                         f"{sorted(h.name for _, h in found)}")
     return usable[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def answers(url: str) -> bool:

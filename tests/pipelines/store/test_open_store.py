@@ -11,8 +11,8 @@ import pytest
 from pipelines.store import open_store, sqlite_path
 from pipelines.store.base import StoreError, StoreUnavailable
 from pipelines.store.sqlite import SQLiteStore
-from tests.utils.elasticsearch import free_port
 from tests.utils.events import at, modbus_event
+from tests.utils.loopback import free_port
 
 
 @pytest.mark.parametrize(("url", "path"), [
