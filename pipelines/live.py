@@ -30,7 +30,7 @@ from detection.base import Detector, detect
 from liaowang.config import SensorSettings
 from pipelines.packets.buffer import PacketBuffer
 from pipelines.sinks.base import Event, Sink
-from sensor.capture import Frame
+from sensor.capture import FrameBlock
 from sensor.collector import collector_paused
 from sensor.engine import Sensor
 from sensor.live import LiveCapture, LiveCaptureError
@@ -60,9 +60,9 @@ class LiveRun:
         self.sinks = list(sinks)
         next_flush = time.monotonic() + self.flush_interval
         try:
-            for frames in self.capture.batches(stop):
-                if frames:
-                    self._process(frames)
+            for block in self.capture.batches(stop):
+                if len(block):
+                    self._process(block)
                 else:
                     self._emit(detect(self.detectors, self.sensor.tick(time.time_ns())))
                 if time.monotonic() >= next_flush:
@@ -75,12 +75,12 @@ class LiveRun:
                 sink.finish()
             self._flush()
 
-    def _process(self, frames: list[Frame]) -> None:
+    def _process(self, block: FrameBlock) -> None:
         if self.packet_buffer is not None:
-            self.packet_buffer.write(frames)
+            self.packet_buffer.write(block.frames())
         with collector_paused():
-            self._emit(detect(self.detectors, self.sensor.process(frames)))
-        self.lag_s = time.time() - frames[-1].ts_ns / 1e9
+            self._emit(detect(self.detectors, self.sensor.process_block(block)))
+        self.lag_s = time.time() - int(block.records["ts_ns"][-1]) / 1e9
 
     def _emit(self, events: list[Event]) -> None:
         if not events:

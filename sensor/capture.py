@@ -58,6 +58,9 @@ class FrameBlock:
         number, ts_ns, linktype, wire_len, offset, caplen = self.records[i].tolist()
         return Frame(number, ts_ns, linktype, wire_len, self.buf[offset:offset + caplen])
 
+    def frames(self) -> list[Frame]:
+        return [self.frame(i) for i in range(len(self))]
+
     @classmethod
     def from_frames(cls, frames: list[Frame]) -> FrameBlock:
         records = np.zeros(len(frames), dtype=RECORD)

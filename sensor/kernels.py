@@ -27,9 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-KERNEL_MODULES = ("sensor.capture", "sensor.columnar", "sensor.flows")
+KERNEL_MODULES = ("sensor.capture", "sensor.columnar", "sensor.flows", "sensor.live")
 ENTRY_POINTS = {   # exported name: (module, function)
     "index_pcap": ("sensor.capture", "_index_pcap"),
+    "index_ring": ("sensor.live", "_index_ring"),
     "decode": ("sensor.columnar", "_decode"),
     "fill_key": ("sensor.columnar", "fill_key"),
     "update": ("sensor.flows", "_update"),
@@ -103,11 +104,12 @@ def _jit_all() -> None:
     """Every kernel becomes a numba function, in its module's globals too."""
     from numba import njit as numba_njit
 
+    modules = [importlib.import_module(name) for name in KERNEL_MODULES]  # all their kernels
     compiled = {id(kernel): numba_njit(**kernel.options)(kernel.py_func) for kernel in _ALL}
     for kernel in _ALL:
         kernel.implementation = compiled[id(kernel)]
-    for name in KERNEL_MODULES:
-        namespace = vars(sys.modules.get(name) or importlib.import_module(name))
+    for module in modules:
+        namespace = vars(module)
         for attribute, value in list(namespace.items()):
             if isinstance(value, Kernel):
                 namespace[attribute] = compiled[id(value)]
@@ -177,7 +179,14 @@ def _index_change(*extra: str) -> Callable[[Any], tuple[Any, ...]]:
     return arguments
 
 
+def _ring_block(types: Any) -> tuple[Any, ...]:
+    column = types.Array(types.int64, 1, "A")
+    return (types.Array(types.uint8, 1, "C", readonly=True), types.int64, types.int64,
+            column, column, column, column, column)
+
+
 _CALLED_ELSEWHERE: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    "index_ring": _ring_block,                 # a live ring's block, not read from a file
     "fill_key": _bytes_row,                    # a row of the slow path, from Python
     "forget": _index_change("u64"),            # flows that end
     "insert_all": _index_change("u64", "i64"),  # a flow table that grows

@@ -62,7 +62,7 @@ def test_an_edited_kernel_source_changes_the_key(tmp_path: Path, monkeypatch) ->
     key = kernels.module_key()
     copy = tmp_path / "sensor"
     copy.mkdir()
-    for name in ("capture", "columnar", "flows", "kernels"):
+    for name in (*(module.rsplit(".", 1)[1] for module in kernels.KERNEL_MODULES), "kernels"):
         (copy / f"{name}.py").write_bytes((Path(kernels.__file__).parent / f"{name}.py")
                                           .read_bytes())
     monkeypatch.setattr(kernels, "_HERE", copy)

@@ -2,19 +2,14 @@
 real captures sent with tcpreplay, the sensor a real process stopped by a signal.
 
 Everything happens inside the namespace (the sensor, tcpreplay and the metrics scrape run under
-``ip netns exec``), so no replayed packet reaches the machine's own network. Deleting the
-namespace deletes its veths; the fixture does it whatever the outcome, and also removes any
-namespace left behind by an earlier run that was killed.
+``ip netns exec``), so no replayed packet reaches the machine's own network (``bench.tap``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
-import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +23,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.tap import Tap, TapError, open_tap, unavailable
 from tests.utils.pcaps import PCAPS
 
 LIAOWANG = str(Path(sys.executable).with_name("liaowang"))
@@ -37,58 +33,20 @@ MODBUS_OTHER = PCAPS / "OISF__suricata-verify/tests__modbus__modbus.pcap"
 VLAN_GTPV2 = PCAPS / "abdessamad-elamrani__traffic-factory/[4G_GTPv2]-simple.pcap"  # 802.1Q
 NETNS_PREFIX = "lw-test-"
 SUMMARY = re.compile(r"^received=(\d+) dropped=(\d+) decoded=(\d+) malformed=(\d+)", re.M)
-
-
-def _netns_unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root: the test creates a network namespace and veth pairs"
-    if shutil.which("ip") is None:
-        return "ip netns unavailable: iproute2 is not installed"
-    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return f"ip netns unavailable: {probe.stderr.strip()}"
-    return None
-
-
-UNAVAILABLE = _netns_unavailable()
+UNAVAILABLE = unavailable()
 pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
 
 
-def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=check)
-
-
-@dataclass
-class Tap:
-    """A namespace with veth pairs: what is sent on ``feeds[i]`` arrives on ``taps[i]``."""
-
-    netns: str
-    feeds: tuple[str, ...] = ("feed0", "feed1")
-    taps: tuple[str, ...] = ("tap0", "tap1")
-
-    def command(self, *args: str) -> list[str]:
-        return ["ip", "netns", "exec", self.netns, *args]
-
-    def replay(self, pcap: Path, pps: int = 5000, feed: int = 0) -> int:
-        """Send a capture with tcpreplay; the number of packets it sent."""
-        done = subprocess.run(self.command("tcpreplay", "-i", self.feeds[feed], "--pps",
-                                           str(pps), str(pcap)),
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        sent = re.search(r"Successful packets:\s+(\d+)", done.stdout)
-        assert sent, done.stdout
-        return int(sent[1])
-
-    def scrape(self, port: int) -> dict[str, float]:
-        """The metrics endpoint's samples, ``name{label="value"}`` -> value."""
-        script = ("import sys, httpx; r = httpx.get(sys.argv[1], timeout=5); "
-                  "r.raise_for_status(); print(r.text)")
-        done = subprocess.run(self.command(sys.executable, "-c", script,
-                                           f"http://127.0.0.1:{port}/metrics"),
-                              capture_output=True, text=True, timeout=30, check=True)
-        return {_sample_key(s): s.value
-                for family in text_string_to_metric_families(done.stdout)
-                for s in family.samples}
+def scrape(tap: Tap, port: int) -> dict[str, float]:
+    """The metrics endpoint's samples, ``name{label="value"}`` -> value."""
+    script = ("import sys, httpx; r = httpx.get(sys.argv[1], timeout=5); "
+              "r.raise_for_status(); print(r.text)")
+    done = subprocess.run(tap.command(sys.executable, "-c", script,
+                                      f"http://127.0.0.1:{port}/metrics"),
+                          capture_output=True, text=True, timeout=30, check=True)
+    return {_sample_key(s): s.value
+            for family in text_string_to_metric_families(done.stdout)
+            for s in family.samples}
 
 
 def _sample_key(sample: Any) -> str:
@@ -96,35 +54,13 @@ def _sample_key(sample: Any) -> str:
     return f"{sample.name}{{{labels}}}" if labels else sample.name
 
 
-def _remove_stale_namespaces() -> None:
-    """Namespaces of earlier runs whose process is gone (killed before its finalizer ran)."""
-    for line in ip("netns", "list").stdout.splitlines():
-        name = line.split()[0] if line.strip() else ""
-        pid = name.removeprefix(NETNS_PREFIX).split("-")[0]
-        if name.startswith(NETNS_PREFIX) and pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            ip("netns", "delete", name, check=False)
-
-
 @pytest.fixture
 def tap() -> Iterator[Tap]:
-    _remove_stale_namespaces()
-    tap = Tap(f"{NETNS_PREFIX}{os.getpid()}-{secrets.token_hex(3)}")
-    added = ip("netns", "add", tap.netns, check=False)
-    if added.returncode != 0:
-        pytest.fail(f"live tests need network namespaces (root, CAP_NET_ADMIN): "
-                    f"{added.stderr.strip()}", pytrace=False)
     try:
-        ip("netns", "exec", tap.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-           "net.ipv6.conf.default.disable_ipv6=1")  # no router solicitations on the wire
-        for feed, end in zip(tap.feeds, tap.taps, strict=True):
-            ip("-n", tap.netns, "link", "add", feed, "type", "veth", "peer", "name", end)
-            ip("-n", tap.netns, "link", "set", feed, "up")
-            ip("-n", tap.netns, "link", "set", end, "up")
-        ip("-n", tap.netns, "link", "set", "lo", "up")
-        yield tap
-    finally:
-        ip("netns", "delete", tap.netns, check=False)
-        assert tap.netns not in ip("netns", "list").stdout
+        with open_tap(NETNS_PREFIX) as made:
+            yield made
+    except TapError as exc:
+        pytest.fail(f"live tests need network namespaces: {exc}", pytrace=False)
 
 
 @dataclass
@@ -348,11 +284,11 @@ def test_metrics_are_served_while_running(tap: Tap, start_sensor: StartSensor,
     packets = 'liaowang_sensor_packets_total{interface="tap0"}'
     modbus = 'liaowang_sensor_events_total{dataset="modbus"}'
     deadline = time.monotonic() + 10
-    metrics = tap.scrape(port)
+    metrics = scrape(tap, port)
     while metrics[packets] < sent or modbus not in metrics:  # read, then processed
         assert time.monotonic() < deadline, metrics
         time.sleep(0.2)
-        metrics = tap.scrape(port)
+        metrics = scrape(tap, port)
     assert metrics[packets] == sent > 0
     assert metrics['liaowang_sensor_kernel_drops_total{interface="tap0"}'] == 0
     assert metrics['liaowang_sensor_bytes_total{interface="tap0"}'] > 0

@@ -1,0 +1,202 @@
+"""Live capture at a rate: the benchmark capture sent with tcpreplay into ``liaowang sensor``.
+
+    .venv/bin/python -m bench.live [CAPTURE] [--pps N ...] [--modes flows,full]
+
+A veth pair in a network namespace of its own (:mod:`bench.tap`) carries the capture from
+tcpreplay, which loads the whole file first (``--preload-pcap``) and runs on one CPU, to the
+sensor (AF_PACKET ring, JSON lines to /dev/null, Sigma pack loaded), which runs on the other.
+For each rate and mode, the sensor is started afresh, sent the whole capture, given the time
+to read what its ring still holds, and stopped with SIGTERM; its summary line gives what it
+received and what the kernel dropped because the ring was full. Modes: ``flows``
+(``--analyzers none``: the flow meter, GTP-U tunnels included) and ``full`` (every analyzer).
+
+Needs root (namespaces), iproute2 and tcpreplay (``make test`` installs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.tap import Tap, TapError, open_tap, unavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CAPTURE = ROOT / ".cache" / "bench" / "bench.pcap"
+LIAOWANG = str(Path(sys.executable).with_name("liaowang"))
+MODES = {"flows": ("--analyzers", "none"), "full": ()}
+SUMMARY = re.compile(r"^received=(\d+) dropped=(\d+) decoded=(\d+) malformed=(\d+) flows=(\d+) "
+                     r"events=(\d+)", re.M)
+RECEIVED = re.compile(r"^liaowang_sensor_packets_total\{[^}]*\} (\S+)$", re.M)
+DROPPED = re.compile(r"^liaowang_sensor_kernel_drops_total\{[^}]*\} (\S+)$", re.M)
+METRICS_PORT = 9464          # inside the namespace, where nothing else listens
+SENSOR_CPU, REPLAY_CPU = 1, 0
+
+
+@dataclass(slots=True)
+class LiveResult:
+    mode: str
+    pps: int
+    sent: int
+    received: int
+    dropped: int
+    flows: int
+    events: int
+
+    @property
+    def lost(self) -> int:
+        """Sent but never read: dropped by the kernel, or still in the ring at the end."""
+        return self.sent - self.received
+
+
+class Sensor:
+    """``liaowang sensor`` in the namespace, its standard error read as it comes."""
+
+    def __init__(self, tap: Tap, options: Sequence[str]) -> None:
+        command = ["taskset", "-c", str(SENSOR_CPU), LIAOWANG, "sensor", "--iface", tap.taps[0],
+                   "--jsonl", os.devnull, "--metrics-port", str(METRICS_PORT), *options]
+        self.tap = tap
+        self.process = subprocess.Popen(tap.command(*command), stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.stderr: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+
+    def wait_capturing(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            self.stderr.append(line)
+            if line.startswith("liaowang sensor: capturing on"):
+                return
+        raise TapError(f"the sensor did not start: {''.join(self.stderr)}")
+
+    def counts(self) -> tuple[int, int]:
+        """Packets received and dropped so far, from the metrics endpoint."""
+        script = ("import sys, urllib.request; "
+                  "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
+        done = subprocess.run(self.tap.command(sys.executable, "-c", script,
+                                               f"http://127.0.0.1:{METRICS_PORT}/metrics"),
+                              capture_output=True, text=True, timeout=30)
+        received = sum(float(v) for v in RECEIVED.findall(done.stdout))
+        dropped = sum(float(v) for v in DROPPED.findall(done.stdout))
+        return int(received), int(dropped)
+
+    def wait_drained(self, sent: int, timeout: float = 120) -> None:
+        """Until every packet sent is received or dropped, or the count stops moving for 3 s."""
+        deadline, last, since = time.monotonic() + timeout, (-1, -1), time.monotonic()
+        while time.monotonic() < deadline:
+            now = self.counts()
+            if sum(now) >= sent:
+                return
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since > 3:
+                return
+            time.sleep(0.5)
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=120)
+        self._reader.join(timeout=10)
+        while not self.lines.empty():
+            self.stderr.append(self.lines.get())
+        return "".join(self.stderr)
+
+
+def run_once(tap: Tap, capture: Path, pps: int, mode: str) -> LiveResult:
+    sensor = Sensor(tap, MODES[mode])
+    try:
+        sensor.wait_capturing()
+        sent = tap.replay(capture, pps=pps, preload=True, cpu=REPLAY_CPU,
+                          timeout=600 + 4 * _packets_hint(capture) / pps)
+        sensor.wait_drained(sent)
+        stderr = sensor.stop()
+    finally:
+        if sensor.process.poll() is None:
+            sensor.process.kill()
+            sensor.process.wait(timeout=30)
+    match = SUMMARY.search(stderr)
+    if not match:
+        raise TapError(f"no summary from the sensor: {stderr}")
+    received, dropped, _decoded, _malformed, flows, events = map(int, match.groups())
+    return LiveResult(mode, pps, sent, received, dropped, flows, events)
+
+
+def _packets_hint(capture: Path) -> float:
+    """A generous guess at the packet count (bytes over a small packet), for the timeout."""
+    return capture.stat().st_size / 64
+
+
+def report(results: list[LiveResult]) -> str:
+    rows = ["| mode | rate (pps) | sent | received | kernel drops | lost | flows | events |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rows.append(f"| {r.mode} | {r.pps:,} | {r.sent:,} | {r.received:,} | {r.dropped:,} | "
+                    f"{r.lost / r.sent:.2%} | {r.flows:,} | {r.events:,} |")
+    return "\n".join(rows)
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("capture", nargs="?", type=Path, default=DEFAULT_CAPTURE)
+    parser.add_argument("--pps", type=int, action="append",
+                        help="rate to send at (repeatable; default 100000 and 200000)")
+    parser.add_argument("--modes", default="flows,full",
+                        help=f"comma-separated, of: {', '.join(MODES)}")
+    args = parser.parse_args(argv)
+    args.pps = args.pps or [100_000, 200_000]
+    args.modes = [m for m in args.modes.split(",") if m]
+    unknown = [m for m in args.modes if m not in MODES]
+    if unknown:
+        parser.error(f"unknown mode {', '.join(unknown)}; modes: {', '.join(MODES)}")
+    if any(pps <= 0 for pps in args.pps):
+        parser.error("--pps must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    why = unavailable() or (None if shutil.which("tcpreplay") else "tcpreplay is not installed")
+    if why:
+        print(f"bench.live: not run: {why}", file=sys.stderr)
+        return 2
+    if not args.capture.exists():
+        print(f"bench.live: {args.capture} does not exist (make bench builds it)",
+              file=sys.stderr)
+        return 2
+    results = []
+    with open_tap("lw-bench-") as tap:
+        for mode in args.modes:
+            for pps in args.pps:
+                result = run_once(tap, args.capture, pps, mode)
+                print(f"{mode} at {pps:,} pps: sent {result.sent:,}, received "
+                      f"{result.received:,}, kernel drops {result.dropped:,}", flush=True)
+                results.append(result)
+    print(f"\n### Live capture (`python -m bench.live`)\n\nSensor on CPU {SENSOR_CPU}, "
+          f"tcpreplay on CPU {REPLAY_CPU}; {args.capture.name}.\n")
+    print(report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

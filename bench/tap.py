@@ -1,0 +1,102 @@
+"""A network tap to replay captures into: veth pairs in a network namespace of its own.
+
+What tcpreplay sends on ``feeds[i]`` arrives on ``taps[i]``, where a sensor captures it. Run
+everything that touches the veths inside the namespace (``Tap.command``), so no replayed
+packet reaches the machine's own network. Deleting the namespace deletes its veths;
+``open_tap`` does it whatever happens, and first removes namespaces left behind by runs that
+were killed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SENT = re.compile(r"Successful packets:\s+(\d+)")
+
+
+class TapError(Exception):
+    """The machine cannot make the namespace or its veths."""
+
+
+def unavailable() -> str | None:
+    """Why no tap can be made here, or None."""
+    if os.geteuid() != 0:
+        return "needs root: a network namespace and veth pairs are created"
+    if shutil.which("ip") is None:
+        return "ip netns unavailable: iproute2 is not installed"
+    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"ip netns unavailable: {probe.stderr.strip()}"
+    return None
+
+
+def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=check)
+
+
+@dataclass
+class Tap:
+    netns: str
+    feeds: tuple[str, ...] = ("feed0", "feed1")
+    taps: tuple[str, ...] = ("tap0", "tap1")
+
+    def command(self, *args: str) -> list[str]:
+        """``args`` run inside the namespace."""
+        return ["ip", "netns", "exec", self.netns, *args]
+
+    def replay(self, pcap: Path, pps: int = 5000, feed: int = 0, timeout: float = 60,
+               preload: bool = False, cpu: int | None = None) -> int:
+        """Send a capture with tcpreplay at ``pps``; the number of packets it sent.
+        ``preload`` reads the whole file into memory first, for rates the disk cannot feed;
+        ``cpu`` pins tcpreplay to that CPU."""
+        pinned = ["taskset", "-c", str(cpu)] if cpu is not None else []
+        options = ["--preload-pcap"] if preload else []
+        done = subprocess.run(self.command(*pinned, "tcpreplay", "-i", self.feeds[feed], "--pps",
+                                           str(pps), *options, str(pcap)),
+                              capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise TapError(f"tcpreplay failed: {done.stderr.strip()}")
+        sent = SENT.search(done.stdout)
+        if not sent:
+            raise TapError(f"tcpreplay said no packet count: {done.stdout}")
+        return int(sent[1])
+
+
+@contextmanager
+def open_tap(prefix: str) -> Iterator[Tap]:
+    """A fresh namespace named ``prefix<pid>-<random>`` with the veth pairs up."""
+    _remove_stale_namespaces(prefix)
+    tap = Tap(f"{prefix}{os.getpid()}-{secrets.token_hex(3)}")
+    added = ip("netns", "add", tap.netns, check=False)
+    if added.returncode != 0:
+        raise TapError(f"network namespaces need root and CAP_NET_ADMIN: {added.stderr.strip()}")
+    try:
+        ip("netns", "exec", tap.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+           "net.ipv6.conf.default.disable_ipv6=1")  # no router solicitations on the wire
+        for feed, end in zip(tap.feeds, tap.taps, strict=True):
+            ip("-n", tap.netns, "link", "add", feed, "type", "veth", "peer", "name", end)
+            ip("-n", tap.netns, "link", "set", feed, "up")
+            ip("-n", tap.netns, "link", "set", end, "up")
+        ip("-n", tap.netns, "link", "set", "lo", "up")
+        yield tap
+    finally:
+        ip("netns", "delete", tap.netns, check=False)
+        if tap.netns in ip("netns", "list").stdout:
+            raise TapError(f"namespace {tap.netns} was not deleted")
+
+
+def _remove_stale_namespaces(prefix: str) -> None:
+    """Namespaces of earlier runs whose process is gone (killed before cleaning up)."""
+    for line in ip("netns", "list").stdout.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        pid = name.removeprefix(prefix).split("-")[0]
+        if name.startswith(prefix) and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            ip("netns", "delete", name, check=False)
