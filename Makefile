@@ -31,7 +31,8 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 # Throughput against dpkt, NFStream and tshark on a >= 1 M-packet capture (built once under
-# .cache/bench from ../shared/pcaps), then the memory of 1 M concurrent flows, the detection
+# .cache/bench from ../shared/pcaps), live capture of it at 100 and 200 kpps over a veth pair,
+# then the memory of 1 M concurrent flows, the detection
 # throughput, the console's API latency over 1 M stored events, and the stores' write rates
 # (Elasticsearch through the pipeline against a plain bulk, SQLite). Takes minutes.
 # BENCH_ARGS passes options to bench/run.py, e.g. make bench BENCH_ARGS="--repeat 3 --cpu 1".
@@ -46,6 +47,7 @@ bench: $(INSTALLED) kernels
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q liaowang sensor detection pipelines console
 	$(BIN)/python -m bench.flows_memory --json $(BENCH)/flows_memory.json
 	$(BIN)/python -m bench.run $(BENCH)/bench.pcap --memory-json $(BENCH)/flows_memory.json $(BENCH_ARGS)
+	$(BIN)/python -m bench.live $(BENCH)/bench.pcap
 	$(BIN)/python -m bench.detection
 	$(BIN)/python -m bench.console_latency
 	$(BIN)/python -m bench.store

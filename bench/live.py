@@ -10,7 +10,8 @@ to read what its ring still holds, and stopped with SIGTERM; its summary line gi
 received and what the kernel dropped because the ring was full. Modes: ``flows``
 (``--analyzers none``: the flow meter, GTP-U tunnels included) and ``full`` (every analyzer).
 
-Needs root (namespaces), iproute2 and tcpreplay (``make test`` installs it).
+Needs root (namespaces), iproute2 and tcpreplay (``make test`` installs it); without them it
+says why and does nothing.
 """
 
 from __future__ import annotations
@@ -177,9 +178,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     why = unavailable() or (None if shutil.which("tcpreplay") else "tcpreplay is not installed")
-    if why:
+    if why:   # a machine without namespaces: the rest of ``make bench`` still runs
         print(f"bench.live: not run: {why}", file=sys.stderr)
-        return 2
+        return 0
     if not args.capture.exists():
         print(f"bench.live: {args.capture} does not exist (make bench builds it)",
               file=sys.stderr)

@@ -182,11 +182,13 @@ def open_live(interfaces: Sequence[str], bpf: str | None, settings: SensorSettin
     port = live.metrics_port if metrics_port is None else metrics_port
     if not 0 <= port <= 65535:
         raise LiveSetupError(f"metrics port {port}: not a port number (0 turns metrics off)")
+    sensor = Sensor.from_settings(settings)
+    sensor.load_analyzers()
     try:
         capture = LiveCapture.open(interfaces, bpf or None, live.ring_mb, live.block_timeout_ms)
     except LiveCaptureError as exc:
         raise LiveSetupError(str(exc)) from exc
-    run = LiveRun(capture, Sensor.from_settings(settings))
+    run = LiveRun(capture, sensor)
     if settings.packet_buffer is not None:
         try:
             run.packet_buffer = PacketBuffer.from_settings(settings.packet_buffer)

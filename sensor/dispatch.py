@@ -155,7 +155,7 @@ class Dispatcher:
     """Attaches analyzers to flows by transport and port."""
 
     def __init__(self, analyzers: tuple[AnalyzerSpec, ...], strict: bool = False) -> None:
-        self.strict = strict
+        self.analyzers, self.strict = analyzers, strict
         self.by_port: dict[tuple[int, int], tuple[AnalyzerSpec, ...]] = {}
         for spec in analyzers:
             for port in spec.ports:

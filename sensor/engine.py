@@ -138,6 +138,13 @@ class Sensor:
                    active_timeout_s=flows.active_timeout, max_flows=flows.max_flows,
                    analyzers=named(settings.analyzers), pcap_file=pcap_file)
 
+    def load_analyzers(self) -> None:
+        """Load what the analyzers would otherwise load on their first PDU (a second for NGAP):
+        a live sensor does it before capturing, so that no first message stalls the ring."""
+        for analyzer in self.dispatcher.analyzers:
+            if analyzer.load is not None:
+                analyzer.load()
+
     def process(self, frames: list[Frame]) -> list[Event]:
         return self.process_block(FrameBlock.from_frames(frames)) if frames else []
 

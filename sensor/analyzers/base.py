@@ -54,6 +54,7 @@ class AnalyzerSpec:
     max_pdu: int = 65_535                           # a PDU can never be longer than this
     ppids: tuple[int, ...] = ()                     # SCTP payload protocol ids it reads
     new_state: Callable[[], Any] | None = None      # per-flow state for ``to_event``
+    load: Callable[[], None] | None = None          # loads now what the first PDU would load
 
     def events(self, pdu: Any, state: Any) -> list[Fields]:
         """The fields of every event ``pdu`` makes, as a list."""

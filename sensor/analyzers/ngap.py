@@ -339,7 +339,13 @@ IE_READERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 
 
+def load() -> None:
+    """Load pycrate's NGAP decoder and NAS parser now rather than on the first message."""
+    _asn1()
+    nas5gs.load()
+
+
 ANALYZER = AnalyzerSpec(
     name="ngap", transport="sctp", ports=(38412,), probe=probe, parse=parse_pdu,
-    to_event=to_event, ppids=(60,),
+    to_event=to_event, ppids=(60,), load=load,
 )

@@ -317,6 +317,11 @@ def _value_bytes(ie: Any) -> bytes:
 _parse_nas5g: Callable[..., tuple[Any, int]] | None = None
 
 
+def load() -> None:
+    """Import pycrate_mobile now rather than on the first message."""
+    _parser()
+
+
 def _parser() -> Callable[..., tuple[Any, int]]:
     """pycrate_mobile's parser, imported on first use (it takes about a second)."""
     global _parse_nas5g

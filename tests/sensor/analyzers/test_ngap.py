@@ -7,6 +7,9 @@ given) or were encoded for the case.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from liaowang.events import new_event
@@ -238,3 +241,20 @@ def test_a_message_split_over_chunks_is_one_pdu() -> None:
     result = ngap.parse_pdu(whole.data, True)
     assert isinstance(result, Parsed) and result.pdu.ies["pdu_session_ids"] == [1]
     assert ngap.parse_pdu(raw[:120], True) == Malformed(ngap.Anomaly.UNDECODABLE)
+
+
+def test_a_sensor_loads_the_decoders_before_the_first_message() -> None:
+    """A live sensor loads pycrate's NGAP and NAS decoders before capturing (a fresh
+    interpreter: other tests here have loaded them already)."""
+    script = """
+import sys
+from sensor.analyzers import ngap
+from sensor.engine import Sensor
+sensor = Sensor("t")
+before = (ngap._ngap is not None, "pycrate_mobile.NAS5G" in sys.modules)
+sensor.load_analyzers()
+print(before, (ngap._ngap is not None, "pycrate_mobile.NAS5G" in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split() == ["(False,", "False)", "(True,", "True)"]
