@@ -152,8 +152,21 @@ def _asn1() -> _Ngap:
     global _ngap
     if _ngap is None:
         _ngap = compiled.Cache().load("ngap", _SOURCES, _import_ngap)
+        _skip_constraint_walks()
         freeze_long_lived()   # pycrate's type objects live as long as the process
     return _ngap
+
+
+def _skip_constraint_walks() -> None:
+    """After a decode pycrate walks the value again to check it against the constraints: the
+    message, and each information element's value, which is decoded on its own as an open
+    type. That is a third of the decoding time. Decoding APER already bounds what it reads,
+    and on a real capture's 1,306 messages and 14,000 damaged copies of them the walks change
+    no outcome (tests/sensor/test_compiled_cache.py), so this decoder goes without them. The
+    switch is a class attribute of pycrate's ASN.1 runtime, which only NGAP uses here."""
+    from pycrate_asn1rt.asnobj import ASN1Obj  # type: ignore[import-untyped]
+
+    ASN1Obj._SAFE_BND = False
 
 
 _SOURCES = ("pycrate_asn1dir.NGAP", "pycrate_asn1rt.init", __name__)
@@ -164,13 +177,7 @@ them up: the cache's key."""
 def _import_ngap() -> _Ngap:
     from pycrate_asn1dir import NGAP  # type: ignore[import-untyped]
 
-    pdu = NGAP.NGAP_PDU_Descriptions.NGAP_PDU
-    # After a decode, pycrate walks the whole value again to check it against the constraints
-    # (a quarter of the decoding time). Decoding APER already bounds what it reads, and on
-    # a real capture's 1,306 messages and 14,000 damaged copies of them the walk changes no
-    # outcome (tests/sensor/test_compiled_cache.py), so this decoder goes without it.
-    pdu._SAFE_BND = False
-    return _Ngap(pdu, NGAP.NGAP_IEs.Cause)
+    return _Ngap(NGAP.NGAP_PDU_Descriptions.NGAP_PDU, NGAP.NGAP_IEs.Cause)
 
 
 def _decode(buf: bytes) -> tuple[str, dict[str, Any]] | None:
