@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.tap import Tap, TapError, open_tap, unavailable
+from bench.tap import SensorProcess, Tap, TapError, open_tap, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CAPTURE = ROOT / ".cache" / "bench" / "bench.pcap"
@@ -41,7 +38,7 @@ SUMMARY = re.compile(r"^received=(\d+) dropped=(\d+) decoded=(\d+) malformed=(\d
 RECEIVED = re.compile(r"^liaowang_sensor_packets_total\{[^}]*\} (\S+)$", re.M)
 DROPPED = re.compile(r"^liaowang_sensor_kernel_drops_total\{[^}]*\} (\S+)$", re.M)
 METRICS_PORT = 9464          # inside the namespace, where nothing else listens
-SENSOR_CPU, REPLAY_CPU = 1, 0
+SENSOR_CPU, REPLAY_CPU = (1, 0) if (os.cpu_count() or 1) > 1 else (0, 0)
 
 
 @dataclass(slots=True)
@@ -60,82 +57,50 @@ class LiveResult:
         return self.sent - self.received
 
 
-class Sensor:
-    """``liaowang sensor`` in the namespace, its standard error read as it comes."""
+def start_sensor(tap: Tap, options: Sequence[str]) -> SensorProcess:
+    """``liaowang sensor`` on the tap, pinned to its CPU, its metrics served in the namespace."""
+    command = ["taskset", "-c", str(SENSOR_CPU), LIAOWANG, "sensor", "--iface", tap.taps[0],
+               "--jsonl", os.devnull, "--metrics-port", str(METRICS_PORT), *options]
+    return SensorProcess(subprocess.Popen(tap.command(*command), stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, text=True))
 
-    def __init__(self, tap: Tap, options: Sequence[str]) -> None:
-        command = ["taskset", "-c", str(SENSOR_CPU), LIAOWANG, "sensor", "--iface", tap.taps[0],
-                   "--jsonl", os.devnull, "--metrics-port", str(METRICS_PORT), *options]
-        self.tap = tap
-        self.process = subprocess.Popen(tap.command(*command), stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.stderr: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line)
+def counts(tap: Tap) -> tuple[int, int]:
+    """Packets the sensor received and the kernel dropped so far, from its metrics."""
+    script = ("import sys, urllib.request; "
+              "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
+    done = subprocess.run(tap.command(sys.executable, "-c", script,
+                                      f"http://127.0.0.1:{METRICS_PORT}/metrics"),
+                          capture_output=True, text=True, timeout=30)
+    received = sum(float(v) for v in RECEIVED.findall(done.stdout))
+    dropped = sum(float(v) for v in DROPPED.findall(done.stdout))
+    return int(received), int(dropped)
 
-    def wait_capturing(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            self.stderr.append(line)
-            if line.startswith("liaowang sensor: capturing on"):
-                return
-        raise TapError(f"the sensor did not start: {''.join(self.stderr)}")
 
-    def counts(self) -> tuple[int, int]:
-        """Packets received and dropped so far, from the metrics endpoint."""
-        script = ("import sys, urllib.request; "
-                  "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
-        done = subprocess.run(self.tap.command(sys.executable, "-c", script,
-                                               f"http://127.0.0.1:{METRICS_PORT}/metrics"),
-                              capture_output=True, text=True, timeout=30)
-        received = sum(float(v) for v in RECEIVED.findall(done.stdout))
-        dropped = sum(float(v) for v in DROPPED.findall(done.stdout))
-        return int(received), int(dropped)
-
-    def wait_drained(self, sent: int, timeout: float = 120) -> None:
-        """Until every packet sent is received or dropped, or the count stops moving for 3 s."""
-        deadline, last, since = time.monotonic() + timeout, (-1, -1), time.monotonic()
-        while time.monotonic() < deadline:
-            now = self.counts()
-            if sum(now) >= sent:
-                return
-            if now != last:
-                last, since = now, time.monotonic()
-            elif time.monotonic() - since > 3:
-                return
-            time.sleep(0.5)
-
-    def stop(self) -> str:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=120)
-        self._reader.join(timeout=10)
-        while not self.lines.empty():
-            self.stderr.append(self.lines.get())
-        return "".join(self.stderr)
+def wait_drained(tap: Tap, sent: int, timeout: float = 120) -> None:
+    """Until every packet sent is received or dropped, or the counts stop moving for 3 s."""
+    deadline, last, since = time.monotonic() + timeout, (-1, -1), time.monotonic()
+    while time.monotonic() < deadline:
+        now = counts(tap)
+        if sum(now) >= sent:
+            return
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > 3:
+            return
+        time.sleep(0.5)
 
 
 def run_once(tap: Tap, capture: Path, pps: int, mode: str) -> LiveResult:
-    sensor = Sensor(tap, MODES[mode])
+    sensor = start_sensor(tap, MODES[mode])
     try:
-        sensor.wait_capturing()
+        sensor.wait_capturing(timeout=60)
         sent = tap.replay(capture, pps=pps, preload=True, cpu=REPLAY_CPU,
                           timeout=600 + 4 * _packets_hint(capture) / pps)
-        sensor.wait_drained(sent)
-        stderr = sensor.stop()
+        wait_drained(tap, sent)
+        _code, stderr = sensor.stop(timeout=120)
     finally:
-        if sensor.process.poll() is None:
-            sensor.process.kill()
-            sensor.process.wait(timeout=30)
+        sensor.end()
     match = SUMMARY.search(stderr)
     if not match:
         raise TapError(f"no summary from the sensor: {stderr}")

@@ -10,13 +10,17 @@ were killed.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import secrets
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SENT = re.compile(r"Successful packets:\s+(\d+)")
@@ -68,6 +72,59 @@ class Tap:
         if not sent:
             raise TapError(f"tcpreplay said no packet count: {done.stdout}")
         return int(sent[1])
+
+
+@dataclass
+class SensorProcess:
+    """``liaowang sensor`` running in the namespace; standard error is collected as it comes."""
+
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    stderr: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+
+    def wait_for_line(self, text: str, timeout: float = 30) -> str:
+        """The first line from now on that holds ``text``."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            self.stderr.append(line)
+            if text in line:
+                return line
+        raise TapError(f"no {text!r} from the sensor: {''.join(self.stderr)}")
+
+    def wait_capturing(self, timeout: float = 30) -> None:
+        """Until the sensor says its sockets are bound (so nothing sent later is missed)."""
+        self.wait_for_line("liaowang sensor: capturing on", timeout)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, str]:
+        """Signal it and wait: its exit code and all it wrote to standard error."""
+        self.process.send_signal(signum)
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        while not self.lines.empty():
+            self.stderr.append(self.lines.get())
+        return code, "".join(self.stderr)
+
+    def end(self) -> None:
+        """Kill it if it still runs, and release the pipe."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+        self._reader.join(timeout=10)
+        if self.process.stderr:
+            self.process.stderr.close()
 
 
 @contextmanager

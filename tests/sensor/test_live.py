@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.tap import Tap, TapError, open_tap, unavailable
+from bench.tap import SensorProcess, Tap, TapError, open_tap, unavailable
 from tests.utils.pcaps import PCAPS
 
 LIAOWANG = str(Path(sys.executable).with_name("liaowang"))
@@ -63,55 +60,6 @@ def tap() -> Iterator[Tap]:
             yield made
     except TapError as exc:
         pytest.fail(f"live tests need network namespaces: {exc}", pytrace=False)
-
-
-@dataclass
-class SensorProcess:
-    """``liaowang sensor`` running in the namespace; standard error is collected as it comes."""
-
-    process: subprocess.Popen[str]
-    lines: queue.Queue[str] = field(default_factory=queue.Queue)
-    stderr: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line)
-
-    def wait_capturing(self, timeout: float = 30) -> None:
-        """Until the sensor says its sockets are bound (so nothing sent later is missed)."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            self.stderr.append(line)
-            if line.startswith("liaowang sensor: capturing on"):
-                return
-        raise AssertionError(f"the sensor did not start: {''.join(self.stderr)}")
-
-    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
-        """Signal it and wait: its exit code and all it wrote to standard error."""
-        self.process.send_signal(signum)
-        code = self.process.wait(timeout=30)
-        self._reader.join(timeout=10)
-        while not self.lines.empty():
-            self.stderr.append(self.lines.get())
-        return code, "".join(self.stderr)
-
-    def end(self) -> None:
-        """Kill it if it still runs, and release the pipe."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=30)
-        self._reader.join(timeout=10)
-        if self.process.stderr:
-            self.process.stderr.close()
 
 
 StartSensor = Callable[..., SensorProcess]

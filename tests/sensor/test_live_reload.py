@@ -10,7 +10,6 @@ stop alert carries the new severity.
 
 from __future__ import annotations
 
-import queue
 import shutil
 import signal
 import time
@@ -20,7 +19,6 @@ import dpkt
 
 from detection.sigma.loader import SHIPPED_RULES
 from tests.sensor.test_live import (  # the fixtures, and the skip without network namespaces
-    SensorProcess,
     StartSensor,
     Tap,
     events,
@@ -49,19 +47,6 @@ def split_capture(source: Path, frame: int, first: Path, second: Path) -> None:
                 writer.writepkt(data, ts)
 
 
-def wait_for_line(sensor: SensorProcess, text: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            line = sensor.lines.get(timeout=left)
-        except queue.Empty:
-            break
-        sensor.stderr.append(line)
-        if text in line:
-            return line
-    raise AssertionError(f"no {text!r} from the sensor: {''.join(sensor.stderr)}")
-
-
 def write_config(path: Path, rules: Path, stop_severity: int) -> None:
     path.write_text(f"detection:\n  rules_path: {rules}\n"
                     f"  rules:\n    {STOP_RULE}: {{severity: {stop_severity}}}\n")
@@ -80,15 +65,15 @@ def test_sighup_applies_new_rules_and_keeps_correlation_windows(
 
     config.write_text("detection:\n  rules:\n    x: {severity: 9}\n")
     sensor.process.send_signal(signal.SIGHUP)
-    refused = wait_for_line(sensor, "reload refused")
+    refused = sensor.wait_for_line("reload refused")
     assert f"{config}:3: detection.rules.x.severity" in refused
 
     write_config(config, rules, stop_severity=1)
     (rules / "broken.yml").write_text("title: broken\nlogsource: {service: s7comm}\n"
                                       "detection: {condition: nothing}\n")
     sensor.process.send_signal(signal.SIGHUP)
-    assert "broken.yml" in wait_for_line(sensor, "rule skipped")
-    assert "correlation windows kept" in wait_for_line(sensor, "rules reloaded")
+    assert "broken.yml" in sensor.wait_for_line("rule skipped")
+    assert "correlation windows kept" in sensor.wait_for_line("rules reloaded")
     tap.replay(second)
     time.sleep(1.5)   # the sensor writes its sinks every second
     code, stderr = sensor.stop(signal.SIGTERM)
