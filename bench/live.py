@@ -35,8 +35,6 @@ LIAOWANG = str(Path(sys.executable).with_name("liaowang"))
 MODES = {"flows": ("--analyzers", "none"), "full": ()}
 SUMMARY = re.compile(r"^received=(\d+) dropped=(\d+) decoded=(\d+) malformed=(\d+) flows=(\d+) "
                      r"events=(\d+)", re.M)
-RECEIVED = re.compile(r"^liaowang_sensor_packets_total\{[^}]*\} (\S+)$", re.M)
-DROPPED = re.compile(r"^liaowang_sensor_kernel_drops_total\{[^}]*\} (\S+)$", re.M)
 METRICS_PORT = 9464          # inside the namespace, where nothing else listens
 SENSOR_CPU, REPLAY_CPU = (1, 0) if (os.cpu_count() or 1) > 1 else (0, 0)
 
@@ -67,14 +65,12 @@ def start_sensor(tap: Tap, options: Sequence[str]) -> SensorProcess:
 
 def counts(tap: Tap) -> tuple[int, int]:
     """Packets the sensor received and the kernel dropped so far, from its metrics."""
-    script = ("import sys, urllib.request; "
-              "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
-    done = subprocess.run(tap.command(sys.executable, "-c", script,
-                                      f"http://127.0.0.1:{METRICS_PORT}/metrics"),
-                          capture_output=True, text=True, timeout=30)
-    received = sum(float(v) for v in RECEIVED.findall(done.stdout))
-    dropped = sum(float(v) for v in DROPPED.findall(done.stdout))
-    return int(received), int(dropped)
+    samples = tap.metrics(METRICS_PORT)
+
+    def total(name: str) -> int:   # summed over the interfaces
+        return int(sum(value for key, value in samples.items() if key.startswith(f"{name}{{")))
+
+    return total("liaowang_sensor_packets_total"), total("liaowang_sensor_kernel_drops_total")
 
 
 def wait_drained(tap: Tap, sent: int, timeout: float = 120) -> None:

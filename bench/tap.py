@@ -16,12 +16,16 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 SENT = re.compile(r"Successful packets:\s+(\d+)")
 
@@ -72,6 +76,23 @@ class Tap:
         if not sent:
             raise TapError(f"tcpreplay said no packet count: {done.stdout}")
         return int(sent[1])
+
+    def metrics(self, port: int) -> dict[str, float]:
+        """The samples of the Prometheus endpoint on ``port`` inside the namespace,
+        ``name{label="value"}`` -> value."""
+        script = ("import sys, urllib.request; "
+                  "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
+        done = subprocess.run(self.command(sys.executable, "-c", script,
+                                           f"http://127.0.0.1:{port}/metrics"),
+                              capture_output=True, text=True, timeout=30, check=True)
+        return {_sample_key(s): s.value
+                for family in text_string_to_metric_families(done.stdout)
+                for s in family.samples}
+
+
+def _sample_key(sample: Any) -> str:
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+    return f"{sample.name}{{{labels}}}" if labels else sample.name
 
 
 @dataclass

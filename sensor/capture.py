@@ -109,8 +109,7 @@ class CaptureFile:
 
     def __iter__(self) -> Iterator[Frame]:
         for block in self.blocks(4096):
-            for i in range(len(block)):
-                yield block.frame(i)
+            yield from block.frames()
 
     def _pcap_blocks(self, size: int) -> Iterator[FrameBlock]:
         order, ns_per_tick = PCAP_MAGICS[self._buf[:4]]

@@ -223,13 +223,13 @@ def _retagged(block: bytes, pos: int, indexed: FrameBlock) -> list[Frame]:
     frames = []
     for i in range(len(indexed)):
         frame = indexed.frame(i)
-        _step, _sec, _nsec, _snap, _len, status, _mac, tci, tpid = _PACKET.unpack_from(block, pos)
+        step, _sec, _nsec, _snap, _len, status, _mac, tci, tpid = _PACKET.unpack_from(block, pos)
         if status & TP_STATUS_VLAN_VALID:
             tpid = tpid if status & TP_STATUS_VLAN_TPID_VALID else 0x8100
             data = frame.data[:12] + struct.pack("!HH", tpid, tci) + frame.data[12:]
             frame = Frame(frame.number, frame.ts_ns, frame.linktype, frame.wire_len + 4, data)
         frames.append(frame)
-        pos += _step
+        pos += step
     return frames
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.tap import SensorProcess, Tap, TapError, open_tap, unavailable
 from tests.utils.pcaps import PCAPS
@@ -34,23 +33,6 @@ NETNS_PREFIX = "lw-test-"
 SUMMARY = re.compile(r"^received=(\d+) dropped=(\d+) decoded=(\d+) malformed=(\d+)", re.M)
 UNAVAILABLE = unavailable()
 pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
-
-
-def scrape(tap: Tap, port: int) -> dict[str, float]:
-    """The metrics endpoint's samples, ``name{label="value"}`` -> value."""
-    script = ("import sys, httpx; r = httpx.get(sys.argv[1], timeout=5); "
-              "r.raise_for_status(); print(r.text)")
-    done = subprocess.run(tap.command(sys.executable, "-c", script,
-                                      f"http://127.0.0.1:{port}/metrics"),
-                          capture_output=True, text=True, timeout=30, check=True)
-    return {_sample_key(s): s.value
-            for family in text_string_to_metric_families(done.stdout)
-            for s in family.samples}
-
-
-def _sample_key(sample: Any) -> str:
-    labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-    return f"{sample.name}{{{labels}}}" if labels else sample.name
 
 
 @pytest.fixture
@@ -234,11 +216,11 @@ def test_metrics_are_served_while_running(tap: Tap, start_sensor: StartSensor,
     packets = 'liaowang_sensor_packets_total{interface="tap0"}'
     modbus = 'liaowang_sensor_events_total{dataset="modbus"}'
     deadline = time.monotonic() + 10
-    metrics = scrape(tap, port)
+    metrics = tap.metrics(port)
     while metrics[packets] < sent or modbus not in metrics:  # read, then processed
         assert time.monotonic() < deadline, metrics
         time.sleep(0.2)
-        metrics = scrape(tap, port)
+        metrics = tap.metrics(port)
     assert metrics[packets] == sent > 0
     assert metrics['liaowang_sensor_kernel_drops_total{interface="tap0"}'] == 0
     assert metrics['liaowang_sensor_bytes_total{interface="tap0"}'] > 0
