@@ -144,8 +144,8 @@ def _ip(buf, p, end, src, dst):
     if p >= end:
         return SLOW, 0, 0, 0
     version = buf[p] >> 4
-    src[:] = 0
-    dst[:] = 0
+    for k in range(16):
+        src[k] = dst[k] = 0
     if version == 4:
         if p + 20 > end:
             return SLOW, 0, 0, 0
@@ -154,16 +154,18 @@ def _ip(buf, p, end, src, dst):
         if ihl < 20 or total < ihl or p + ihl > end or _u16(buf, p + 6) & 0x3FFF:
             return SLOW, 0, 0, 0   # bad header, or a fragment: the slow path reassembles
         src[10] = dst[10] = src[11] = dst[11] = 0xFF
-        src[12:16] = buf[p + 12:p + 16]
-        dst[12:16] = buf[p + 16:p + 20]
+        for k in range(4):
+            src[12 + k] = buf[p + 12 + k]
+            dst[12 + k] = buf[p + 16 + k]
         return OK, buf[p + 9], p + ihl, min(end, p + total)
     if version == 6:
         if p + 40 > end:
             return SLOW, 0, 0, 0
         payload = _u16(buf, p + 4)
         ip_end = min(end, p + 40 + payload) if payload else end
-        src[:] = buf[p + 8:p + 24]
-        dst[:] = buf[p + 24:p + 40]
+        for k in range(16):
+            src[k] = buf[p + 8 + k]
+            dst[k] = buf[p + 24 + k]
         proto = buf[p + 6]
         q = p + 40
         for _ in range(4):
@@ -239,32 +241,26 @@ def _gtpu_inner(buf, g, stop):
     return g + header, inner_end, teid, qfi
 
 
-@njit(cache=True, inline="always")
-def _fnv(key):
-    h = FNV_OFFSET
-    for byte in key:
-        h = (h ^ np.uint64(byte)) * FNV_PRIME
-    return h
-
-
 @njit(cache=True)
-def fill_key(key, src, sport, dst, dport, proto, vlan):
-    """Write the canonical flow key of one packet into ``key``; returns (a_is_src, hash)."""
-    a_is_src = True
+def fill_key(keys, i, src, sport, dst, dport, proto, vlan):
+    """Write the canonical flow key of one packet into row ``i`` of ``keys``; returns
+    (a_is_src, hash). Element by element: array slices cost a reference count each."""
+    a_is_src = sport <= dport
     for k in range(16):
         if src[k] != dst[k]:
             a_is_src = src[k] < dst[k]
             break
-    else:
-        a_is_src = sport <= dport
-    a, a_port, b, b_port = (src, sport, dst, dport) if a_is_src else (dst, dport, src, sport)
-    key[0:16] = a
-    key[16:32] = b
-    key[32], key[33] = a_port >> 8, a_port & 0xFF
-    key[34], key[35] = b_port >> 8, b_port & 0xFF
-    key[36], key[37] = proto, 0
-    key[38], key[39] = vlan >> 8, vlan & 0xFF
-    return a_is_src, _fnv(key)
+    a_port, b_port = (sport, dport) if a_is_src else (dport, sport)
+    for k in range(16):
+        keys[i, k], keys[i, 16 + k] = (src[k], dst[k]) if a_is_src else (dst[k], src[k])
+    keys[i, 32], keys[i, 33] = a_port >> 8, a_port & 0xFF
+    keys[i, 34], keys[i, 35] = b_port >> 8, b_port & 0xFF
+    keys[i, 36], keys[i, 37] = proto, 0
+    keys[i, 38], keys[i, 39] = vlan >> 8, vlan & 0xFF
+    h = FNV_OFFSET
+    for k in range(KEY_LEN):
+        h = (h ^ np.uint64(keys[i, k])) * FNV_PRIME
+    return a_is_src, h
 
 
 @njit(cache=True)
@@ -296,8 +292,8 @@ def _decode(buf, offsets, caplens, linktypes, status, protos, sports, dports, tc
         if proto == 17 and (dport == GTPU_PORT or sport == GTPU_PORT):
             inner, inner_end, teid, qfi = _gtpu_inner(buf, pay_off, pay_off + pay_len)
             if inner >= 0:
-                outers[i, 0:16] = src
-                outers[i, 16:32] = dst
+                for k in range(16):
+                    outers[i, k], outers[i, 16 + k] = src[k], dst[k]
                 state, proto, q, ip_end = _ip(buf, inner, inner_end, src, dst)
                 if state == OK:
                     state, sport, dport, flags, seq, pay_off, pay_len = _transport(
@@ -311,4 +307,4 @@ def _decode(buf, offsets, caplens, linktypes, status, protos, sports, dports, tc
         if proto == 6:
             acks[i] = _u32(buf, q + 8)
         pay_offs[i], pay_lens[i] = pay_off, pay_len
-        a_is_src[i], hashes[i] = fill_key(keys[i], src, sport, dst, dport, proto, vlan)
+        a_is_src[i], hashes[i] = fill_key(keys, i, src, sport, dst, dport, proto, vlan)

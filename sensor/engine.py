@@ -368,7 +368,7 @@ def _fill_row(cols: Columns, i: int, packet: Packet) -> None:
     """Put a packet decoded by the slow path into row ``i`` of the columns."""
     src, dst = _address_bytes(packet.src), _address_bytes(packet.dst)
     vlan = NO_VLAN if packet.vlan is None else packet.vlan
-    cols.a_is_src[i], cols.hash[i] = fill_key(cols.key[i], src, packet.sport, dst,
+    cols.a_is_src[i], cols.hash[i] = fill_key(cols.key, i, src, packet.sport, dst,
                                               packet.dport, packet.proto, vlan)
     cols.status[i], cols.proto[i] = OK, packet.proto
     cols.sport[i], cols.dport[i] = packet.sport, packet.dport

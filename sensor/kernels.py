@@ -169,7 +169,8 @@ def _signatures() -> dict[str, Any]:
 
 def _bytes_row(types: Any) -> tuple[Any, ...]:
     address = types.Array(types.uint8, 1, "A")
-    return (address, address, types.int64, address, types.int64, types.int64, types.int64)
+    return (types.Array(types.uint8, 2, "A"), types.int64, address, types.int64, address,
+            types.int64, types.int64, types.int64)
 
 
 def _index_change(*extra: str) -> Callable[[Any], tuple[Any, ...]]:

@@ -106,3 +106,20 @@ def test_an_unknown_analyzer_is_refused_with_the_known_ones() -> None:
     done = run("replay", str(SMALL_MODBUS), "--jsonl", "-", "--analyzers", "modbus,modbsu")
     assert done.returncode == 2
     assert "unknown analyzer 'modbsu'" in done.stderr and "s7comm" in done.stderr
+
+
+EXIT_PROBE = """
+import atexit, gc, sys
+from console.cli import command
+atexit.register(lambda: print(gc.get_freeze_count()))
+sys.argv[0] = "liaowang"
+sys.exit(command())
+"""
+
+
+def test_the_program_hands_what_is_left_to_reference_counting_before_it_exits() -> None:
+    done = subprocess.run([sys.executable, "-c", EXIT_PROBE, "replay", str(SMALL_MODBUS),
+                           "--jsonl", "/dev/null"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 10_000      # the rule pack and configuration, out of gc's walks
+    assert done.stderr.strip().splitlines()[-1].startswith("packets=166 flows=19 ")
