@@ -40,9 +40,14 @@ class Completion:
 
 
 @dataclass(slots=True)
-class _Match:
+class Match:
     ts_us: int
     evidence: Evidence
+
+
+def match_of(event: Event) -> Match:
+    """What a correlation keeps of an event a member rule matched: its time and evidence."""
+    return Match(event_time_us(event), Evidence.of(event))
 
 
 @dataclass(slots=True)
@@ -63,16 +68,20 @@ class Correlation:
         self._group_getters = _group_getters(rule, members)
         self._groups: OrderedDict[tuple[Any, ...], _Group] = OrderedDict()
 
-    def observe(self, member: str, event: Event) -> Completion | None:
-        """The completion ``event`` brings about, after ``member`` matched it."""
-        now = event_time_us(event)
+    def observe(self, member: str, event: Event, seen: Match | None = None
+                ) -> Completion | None:
+        """The completion ``event`` brings about, after ``member`` matched it. ``seen``: its
+        time and evidence (:func:`match_of`), when several correlations observe it."""
+        if seen is None:
+            seen = match_of(event)
+        now = seen.ts_us
         key = group_key(self._group_getters[member], event)
         group = self._groups.pop(key, None)
         if group is None or now - group.last_us > self.span_us:
             group = _Group(now, self._new_state())
         if now > group.last_us:     # events may come slightly out of order
             group.last_us = now
-        evidence = self._update(group, member, _Match(now, Evidence.of(event)), event)
+        evidence = self._update(group, member, seen, event)
         if evidence is None:
             self._groups[key] = group
         self._expire(now)
@@ -91,7 +100,7 @@ class Correlation:
     def _new_state(self) -> Any:
         raise NotImplementedError
 
-    def _update(self, group: _Group, member: str, match: _Match, event: Event
+    def _update(self, group: _Group, member: str, match: Match, event: Event
                 ) -> list[Evidence] | None:
         raise NotImplementedError
 
@@ -139,12 +148,12 @@ class EventCount(Correlation):
         super().__init__(rule, members, max_groups)
         self.threshold = max(1, _threshold(rule))
 
-    def _new_state(self) -> deque[_Match]:
+    def _new_state(self) -> deque[Match]:
         return deque(maxlen=self.threshold)
 
-    def _update(self, group: _Group, member: str, match: _Match, event: Event
+    def _update(self, group: _Group, member: str, match: Match, event: Event
                 ) -> list[Evidence] | None:
-        matches: deque[_Match] = group.items
+        matches: deque[Match] = group.items
         matches.append(match)
         while matches and not self._in_window(matches[0].ts_us, match.ts_us):
             matches.popleft()
@@ -163,12 +172,12 @@ class ValueCount(Correlation):
             raise UnsupportedRule("value_count needs one condition field")
         self._value = field_getter(fieldref)
 
-    def _new_state(self) -> OrderedDict[Any, _Match]:
+    def _new_state(self) -> OrderedDict[Any, Match]:
         return OrderedDict()
 
-    def _update(self, group: _Group, member: str, match: _Match, event: Event
+    def _update(self, group: _Group, member: str, match: Match, event: Event
                 ) -> list[Evidence] | None:
-        values: OrderedDict[Any, _Match] = group.items
+        values: OrderedDict[Any, Match] = group.items
         value = self._value(event)
         if value is None:
             return None
@@ -185,12 +194,12 @@ class ValueCount(Correlation):
 class Temporal(Correlation):
     """Every member rule matched within the timespan, in any order."""
 
-    def _new_state(self) -> dict[str, _Match]:
+    def _new_state(self) -> dict[str, Match]:
         return {}
 
-    def _update(self, group: _Group, member: str, match: _Match, event: Event
+    def _update(self, group: _Group, member: str, match: Match, event: Event
                 ) -> list[Evidence] | None:
-        latest: dict[str, _Match] = group.items
+        latest: dict[str, Match] = group.items
         latest[member] = match
         for name in [n for n, m in latest.items() if not self._in_window(m.ts_us, match.ts_us)]:
             del latest[name]
@@ -202,12 +211,12 @@ class Temporal(Correlation):
 class TemporalOrdered(Correlation):
     """The member rules matched in the order listed, the whole sequence within the timespan."""
 
-    def _new_state(self) -> deque[list[_Match]]:
+    def _new_state(self) -> deque[list[Match]]:
         return deque(maxlen=MAX_PARTIAL_SEQUENCES)
 
-    def _update(self, group: _Group, member: str, match: _Match, event: Event
+    def _update(self, group: _Group, member: str, match: Match, event: Event
                 ) -> list[Evidence] | None:
-        partials: deque[list[_Match]] = group.items
+        partials: deque[list[Match]] = group.items
         steps = [i for i, name in enumerate(self.members) if name == member]
         grown = [[*partial, match] for partial in partials
                  if len(partial) in steps and self._in_window(partial[0].ts_us, match.ts_us)]

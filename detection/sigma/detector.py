@@ -31,10 +31,10 @@ from sigma.rule import SigmaRule
 
 from detection.sigma.alerts import Evidence, RuleInfo, make_alert
 from detection.sigma.compiler import Predicate, UnsupportedRule, compile_rule
-from detection.sigma.correlation import Correlation, compile_correlation
+from detection.sigma.correlation import Correlation, compile_correlation, match_of
 from detection.sigma.exceptions import EventTest, compile_exceptions
 from detection.sigma.fields import Event, event_time_us
-from detection.sigma.index import DatasetIndex, required_values
+from detection.sigma.index import DatasetIndex, requirements
 from detection.sigma.lists import Lists, expand_lists
 from detection.sigma.loader import SHIPPED_RULES, RulePack, load_pack, rule_key
 from detection.sigma.locate import RuleProblem
@@ -137,8 +137,9 @@ class SigmaDetector:
             key = (rule.key, _endpoint(event, "source"), _endpoint(event, "destination"))
             self._alert(rule.info, event, [Evidence.of(event)], key, rule.suppress_s, alerts,
                         rule.excepted)
+        seen = match_of(event) if rule.feeds else None
         for correlation in rule.feeds:
-            done = correlation.state.observe(rule.key, event)
+            done = correlation.state.observe(rule.key, event, seen)
             if done is not None and correlation.alerting:
                 key = (correlation.info.id, *done.group)
                 self._alert(correlation.info, done.trigger, done.evidence, key,
@@ -222,7 +223,7 @@ class SigmaDetector:
             alerting = alerting and key not in self._silenced
             entry = CompiledRule(key, info, matches, rule.logsource.service, alerting,
                                  suppress_s, feeds.get(key, []), self._exceptions_of(rule))
-            compiled.append((entry, required_values(expanded)))
+            compiled.append((entry, requirements(expanded)))
         return compiled
 
     def _report(self, pack: RulePack, rule: SigmaRule | SigmaCorrelationRule,

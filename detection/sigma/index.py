@@ -1,9 +1,11 @@
 """Rules indexed by the values they require, so an event meets only the rules that can match.
 
-A rule whose condition requires a field to equal one of a few literal values (``modbus.
-function_code: 8``, ``sbi.service: [nnrf-nfm, nnrf-disc]``) is filed under those values; the
-rest are tried on every event of their dataset. The index only narrows the candidates: each
-candidate's full predicate still decides.
+A rule whose condition requires fields to equal one of a few literal values (``modbus.
+function_code: 8``, ``sbi.service: [nnrf-nfm, nnrf-disc]``, ``network.transport: tcp`` and
+``destination.port: [21, 23]``) is filed under those values, field by field, and is a candidate
+for an event only when every one of its fields holds one of them; the rest are tried on every
+event of their dataset. The index only narrows the candidates: each candidate's full predicate
+still decides.
 
 >>> from sigma.rule import SigmaRule
 >>> rule = SigmaRule.from_yaml('''
@@ -13,9 +15,8 @@ candidate's full predicate still decides.
 ...   sel: {modbus.function_code: [8, 43], modbus.is_response: false}
 ...   condition: sel
 ... ''')
->>> field, values = required_values(rule)
->>> field, sorted(values)
-('modbus.function_code', ['43', '8'])
+>>> [(field, sorted(values)) for field, values in requirements(rule)]
+[('modbus.function_code', ['43', '8'])]
 >>> lookup_keys(8.0), lookup_keys("Nnrf")
 (('8.0', '8'), ('nnrf',))
 """
@@ -35,33 +36,37 @@ from detection.sigma.fields import Event, field_getter
 
 Item = TypeVar("Item")
 Requirement = tuple[str, frozenset[str]]
+Requirements = dict[str, frozenset[str]]     # field: the values one of which it must hold
 
 
-def required_values(rule: SigmaRule) -> Requirement | None:
-    """A field and the values one of which every matching event has there, if the rule says."""
+def requirements(rule: SigmaRule) -> tuple[Requirement, ...]:
+    """The fields every matching event holds one of a few literal values in, with the values."""
     try:
         conditions = rule.detection.parsed_condition
         if len(conditions) != 1:
-            return None
-        return _required(conditions[0].parsed)
+            return ()
+        return tuple(_required(conditions[0].parsed).items())
     except SigmaError:
-        return None
+        return ()
 
 
-def _required(node: Any) -> Requirement | None:
+def _required(node: Any) -> Requirements:
     if isinstance(node, ConditionFieldEqualsValueExpression):
         key = _literal_key(node.value)
-        return (node.field, frozenset([key])) if key is not None else None
-    if isinstance(node, ConditionAND):
-        found = [r for r in map(_required, node.args) if r is not None]
-        return min(found, key=lambda r: len(r[1])) if found else None
-    if isinstance(node, ConditionOR):
-        parts = [_required(arg) for arg in node.args]
-        fields = {part[0] for part in parts if part is not None}
-        if None in parts or len(fields) != 1:
-            return None
-        return fields.pop(), frozenset().union(*(part[1] for part in parts if part))
-    return None
+        return {node.field: frozenset([key])} if key is not None else {}
+    if isinstance(node, ConditionAND):      # each field: the fewest values any part allows
+        found: Requirements = {}
+        for part in map(_required, node.args):
+            for field, values in part.items():
+                if field not in found or len(values) < len(found[field]):
+                    found[field] = values
+        return found
+    if isinstance(node, ConditionOR):       # the fields every branch requires, values joined
+        branches = [_required(arg) for arg in node.args]
+        common = set.intersection(*(set(branch) for branch in branches))
+        return {field: frozenset().union(*(branch[field] for branch in branches))
+                for field in sorted(common)}
+    return {}
 
 
 def _literal_key(value: Any) -> str | None:
@@ -85,19 +90,21 @@ def lookup_keys(value: Any) -> tuple[str, ...]:
 class DatasetIndex(Generic[Item]):
     """The rules of one dataset: unindexed ones, and tables by required field values."""
 
-    def __init__(self, entries: Sequence[tuple[Item, Requirement | None]]) -> None:
-        self.unindexed = [item for item, requirement in entries if requirement is None]
+    def __init__(self, entries: Sequence[tuple[Item, Sequence[Requirement]]]) -> None:
+        self.unindexed = [item for item, required in entries if not required]
+        self.needed = {id(item): len(required) for item, required in entries if required}
         tables: dict[str, dict[str, list[Item]]] = {}
-        for item, requirement in entries:
-            if requirement is not None:
-                table = tables.setdefault(requirement[0], {})
-                for key in requirement[1]:
+        for item, required in entries:
+            for field, values in required:
+                table = tables.setdefault(field, {})
+                for key in values:
                     table.setdefault(key, []).append(item)
         self.tables: list[tuple[Callable[[Event], Any], dict[str, list[Item]]]] = [
             (field_getter(name), table) for name, table in tables.items()]
 
     def candidates(self, event: Event) -> Sequence[Item]:
         """The rules worth trying on ``event``, each once (to be read, not changed)."""
+        hits: dict[int, int] = {}      # by id: how many of a rule's fields hold a wanted value
         filed: list[Item] = []
         for get, table in self.tables:
             value = get(event)
@@ -105,8 +112,11 @@ class DatasetIndex(Generic[Item]):
                 continue
             for item in value if type(value) is list else (value,):
                 for key in lookup_keys(item):
-                    filed += table.get(key, ())
+                    for rule in table.get(key, ()):
+                        # a list's items may count one field twice: a spare candidate, no harm
+                        count = hits[id(rule)] = hits.get(id(rule), 0) + 1
+                        if count == self.needed[id(rule)]:
+                            filed.append(rule)
         if not filed:   # most events: the unindexed rules as they are, without a copy
             return self.unindexed
-        found = self.unindexed + filed
-        return list(dict.fromkeys(found)) if len(found) > 1 else found
+        return self.unindexed + filed

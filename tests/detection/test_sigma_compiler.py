@@ -9,7 +9,7 @@ from sigma.policy.profiles import TrustedPolicy
 from sigma.rule import SigmaRule
 
 from detection.sigma.compiler import UnsupportedRule, compile_rule
-from detection.sigma.index import DatasetIndex, required_values
+from detection.sigma.index import DatasetIndex, requirements
 
 
 def rule(detection: str) -> SigmaRule:
@@ -108,8 +108,8 @@ def test_index_narrows_candidates_to_rules_that_can_match() -> None:
     wanted = rule("sel: {modbus.function_code: [8, 43]}\ncondition: sel")
     other = rule("sel: {modbus.function_code: 16}\ncondition: sel")
     anywhere = rule("sel: {source.port|gt: 1}\ncondition: sel")
-    assert required_values(anywhere) is None
-    index = DatasetIndex([(name, required_values(r)) for name, r in
+    assert requirements(anywhere) == ()
+    index = DatasetIndex([(name, requirements(r)) for name, r in
                           (("wanted", wanted), ("other", other), ("anywhere", anywhere))])
     assert sorted(index.candidates(EVENT)) == ["anywhere", "wanted"]
     assert index.candidates({"modbus": {"function_code": 16.0}}) == ["anywhere", "other"]
