@@ -111,7 +111,10 @@ class DatasetIndex(Generic[Item]):
             if value is None:
                 continue
             for item in value if type(value) is list else (value,):
-                for key in lookup_keys(item):
+                kind = type(item)   # most values: a string or an integer, looked up inline
+                keys = ((item.lower(),) if kind is str else (str(item),) if kind is int
+                        else lookup_keys(item))
+                for key in keys:
                     for rule in table.get(key, ()):
                         # a list's items may count one field twice: a spare candidate, no harm
                         count = hits[id(rule)] = hits.get(id(rule), 0) + 1
