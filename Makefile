@@ -44,7 +44,7 @@ bench: $(INSTALLED) kernels
 	command -v tshark >/dev/null || bash tools/install-test-tools.sh
 	$(BIN)/python -c 'import nfstream' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.make_capture --out $(BENCH)/bench.pcap
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q liaowang sensor detection pipelines console
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q liaowang sensor detection pipelines console signatures
 	$(BIN)/python -m bench.flows_memory --json $(BENCH)/flows_memory.json
 	$(BIN)/python -m bench.run $(BENCH)/bench.pcap --memory-json $(BENCH)/flows_memory.json $(BENCH_ARGS)
 	$(BIN)/python -m bench.live $(BENCH)/bench.pcap

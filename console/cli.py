@@ -28,6 +28,7 @@ from pipelines.sinks.webhooks import report as webhook_report
 from pipelines.spool import SpoolError
 from pipelines.store import open_store
 from pipelines.store.base import Store, StoreError
+from sensor.allocator import keep_freed_memory
 from sensor.capture import CaptureError
 from sensor.collector import freeze_long_lived
 
@@ -181,6 +182,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     captures = open_captures(args.pcaps)
+    keep_freed_memory()
     sinks = _sinks(args, settings)
     detectors = _detectors(args, settings)
     cli_reload.reload_on_sighup()
@@ -213,6 +215,7 @@ def run_sensor(args: argparse.Namespace) -> int:
     from sensor.live import LiveCaptureError
 
     settings = _settings(args)
+    keep_freed_memory()
     try:
         live = open_live(args.iface, args.bpf, settings.sensor, args.metrics_port)
     except LiveSetupError as exc:
