@@ -7,7 +7,9 @@ tcpreplay, which loads the whole file first (``--preload-pcap``) and runs on one
 sensor (AF_PACKET ring, JSON lines to /dev/null, Sigma pack loaded), which runs on the other.
 For each rate and mode, the sensor is started afresh, sent the whole capture, given the time
 to read what its ring still holds, and stopped with SIGTERM; its summary line gives what it
-received and what the kernel dropped because the ring was full. Modes: ``flows``
+received and what the kernel dropped because the ring was full. The sensor's load is its CPU
+time from the start of the sending to the last packet read, over the time the sending took:
+above 100 % it cannot keep up, below it the ring has only bursts to absorb. Modes: ``flows``
 (``--analyzers none``: the flow meter, GTP-U tunnels included) and ``full`` (every analyzer).
 
 Needs root (namespaces), iproute2 and tcpreplay (``make test`` installs it); without them it
@@ -48,6 +50,7 @@ class LiveResult:
     dropped: int
     flows: int
     events: int
+    busy: float     # the sensor's CPU time for the capture over the time it took to send
 
     @property
     def lost(self) -> int:
@@ -91,9 +94,11 @@ def run_once(tap: Tap, capture: Path, pps: int, mode: str) -> LiveResult:
     sensor = start_sensor(tap, MODES[mode])
     try:
         sensor.wait_capturing(timeout=60)
+        cpu_before = sensor.cpu_seconds()
         sent = tap.replay(capture, pps=pps, preload=True, cpu=REPLAY_CPU,
                           timeout=600 + 4 * _packets_hint(capture) / pps)
         wait_drained(tap, sent)
+        busy = (sensor.cpu_seconds() - cpu_before) / (sent / pps)
         _code, stderr = sensor.stop(timeout=120)
     finally:
         sensor.end()
@@ -101,7 +106,7 @@ def run_once(tap: Tap, capture: Path, pps: int, mode: str) -> LiveResult:
     if not match:
         raise TapError(f"no summary from the sensor: {stderr}")
     received, dropped, _decoded, _malformed, flows, events = map(int, match.groups())
-    return LiveResult(mode, pps, sent, received, dropped, flows, events)
+    return LiveResult(mode, pps, sent, received, dropped, flows, events, busy)
 
 
 def _packets_hint(capture: Path) -> float:
@@ -110,11 +115,12 @@ def _packets_hint(capture: Path) -> float:
 
 
 def report(results: list[LiveResult]) -> str:
-    rows = ["| mode | rate (pps) | sent | received | kernel drops | lost | flows | events |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| mode | rate (pps) | sent | received | kernel drops | lost | flows | events "
+            "| sensor load |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         rows.append(f"| {r.mode} | {r.pps:,} | {r.sent:,} | {r.received:,} | {r.dropped:,} | "
-                    f"{r.lost / r.sent:.2%} | {r.flows:,} | {r.events:,} |")
+                    f"{r.lost / r.sent:.2%} | {r.flows:,} | {r.events:,} | {r.busy:.0%} |")
     return "\n".join(rows)
 
 

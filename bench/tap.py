@@ -107,6 +107,12 @@ class SensorProcess:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the sensor has used so far (``ip netns exec`` and
+        ``taskset`` exec it in the same process)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def _read(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:

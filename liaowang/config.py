@@ -68,7 +68,9 @@ class FlowSettings(Section):
 class LiveSettings(Section):
     """Live capture (``liaowang sensor``): the ring per interface and the metrics endpoint."""
 
-    ring_mb: Annotated[int, Field(ge=1, le=4096)] = 64
+    # a second of a busy gigabit link: the ring absorbs signalling bursts (a registration storm
+    # costs the analyzers more than real time while it lasts), not a sensor slower than its link
+    ring_mb: Annotated[int, Field(ge=1, le=4096)] = 128
     block_timeout_ms: Annotated[int, Field(ge=1, le=10_000)] = 100
     metrics_host: str = "127.0.0.1"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 0  # 0: no metrics endpoint
