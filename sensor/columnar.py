@@ -102,7 +102,7 @@ def _u32(buf, p):
     return (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (buf[p + 2] << 8) | buf[p + 3]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _link(buf, start, end, linktype):
     """(status, offset of the IP header, VLAN id) of one frame."""
     vlan = NO_VLAN
@@ -137,7 +137,7 @@ def _link(buf, start, end, linktype):
     return SLOW, 0, vlan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ip(buf, p, end, src, dst):
     """Parse an IP header at ``p``: (status, protocol, transport offset, end of the packet);
     the addresses go into ``src`` and ``dst`` (16 bytes each, IPv4 mapped into IPv6)."""
@@ -181,7 +181,7 @@ def _ip(buf, p, end, src, dst):
     return SLOW, 0, 0, 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _transport(buf, proto, q, ip_end):
     """(status, sport, dport, tcp flags, seq, payload offset, payload length)."""
     if proto == 6:
@@ -209,7 +209,7 @@ def _transport(buf, proto, q, ip_end):
     return OK, 0, 0, 0, 0, q, ip_end - q
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gtpu_inner(buf, g, stop):
     """(inner IP offset or -1, end of the inner packet, TEID, QFI) of a GTP-U G-PDU at ``g``."""
     if g + 8 > stop:
@@ -241,7 +241,7 @@ def _gtpu_inner(buf, g, stop):
     return g + header, inner_end, teid, qfi
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fill_key(keys, i, src, sport, dst, dport, proto, vlan):
     """Write the canonical flow key of one packet into row ``i`` of ``keys``; returns
     (a_is_src, hash). Element by element: array slices cost a reference count each."""
