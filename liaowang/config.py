@@ -115,7 +115,9 @@ class SensorSettings(Section):
     flows: FlowSettings = FlowSettings()
     live: LiveSettings = LiveSettings()
     analyzers: tuple[AnalyzerName, ...] | None = None
-    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 65536
+    # frames a replay decodes together: 4,096 leave the analyzers' work of a block in the
+    # caches (8 % faster than 65,536 with every analyzer, no slower as a flow meter)
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
     sink: ConsoleSinkSettings | None = None
     packet_buffer: PacketBufferSettings | None = None
 
