@@ -206,7 +206,7 @@ class TokensPublic(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=r"\S")   # not blank
     role: Role
     expires_days: float | None = Field(default=None, gt=0, le=3650)
 

@@ -90,6 +90,7 @@ def test_revoked_token_stops_working(client: TestClient, anonymous: TestClient) 
 
 
 @pytest.mark.parametrize("body", [{"name": "", "role": "viewer"},
+                                  {"name": " \t", "role": "viewer"},
                                   {"name": "x", "role": "viewer", "expires_days": 0}])
 def test_bad_token_request_is_422(client: TestClient, body: dict[str, Any]) -> None:
     assert client.post("/api/tokens", json=body).status_code == 422
