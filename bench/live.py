@@ -50,7 +50,7 @@ class LiveResult:
     dropped: int
     flows: int
     events: int
-    busy: float     # the sensor's CPU time for the capture over the time it took to send
+    load: float     # the sensor's CPU time for the capture over the time it took to send
 
     @property
     def lost(self) -> int:
@@ -98,7 +98,7 @@ def run_once(tap: Tap, capture: Path, pps: int, mode: str) -> LiveResult:
         sent = tap.replay(capture, pps=pps, preload=True, cpu=REPLAY_CPU,
                           timeout=600 + 4 * _packets_hint(capture) / pps)
         wait_drained(tap, sent)
-        busy = (sensor.cpu_seconds() - cpu_before) / (sent / pps)
+        load = (sensor.cpu_seconds() - cpu_before) / (sent / pps)
         _code, stderr = sensor.stop(timeout=120)
     finally:
         sensor.end()
@@ -106,7 +106,7 @@ def run_once(tap: Tap, capture: Path, pps: int, mode: str) -> LiveResult:
     if not match:
         raise TapError(f"no summary from the sensor: {stderr}")
     received, dropped, _decoded, _malformed, flows, events = map(int, match.groups())
-    return LiveResult(mode, pps, sent, received, dropped, flows, events, busy)
+    return LiveResult(mode, pps, sent, received, dropped, flows, events, load)
 
 
 def _packets_hint(capture: Path) -> float:
@@ -120,7 +120,7 @@ def report(results: list[LiveResult]) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         rows.append(f"| {r.mode} | {r.pps:,} | {r.sent:,} | {r.received:,} | {r.dropped:,} | "
-                    f"{r.lost / r.sent:.2%} | {r.flows:,} | {r.events:,} | {r.busy:.0%} |")
+                    f"{r.lost / r.sent:.2%} | {r.flows:,} | {r.events:,} | {r.load:.0%} |")
     return "\n".join(rows)
 
 
