@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -112,7 +113,10 @@ def address(raw: bytes) -> bytes:
     return raw[12:] if raw[:12] == V4_MAPPED else raw
 
 
+@lru_cache(maxsize=1 << 16)
 def address_text(raw: bytes) -> str:
+    """The text of a 4- or 16-byte address; remembered, since flow after flow names the same
+    tunnel endpoints, subscribers and servers."""
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
