@@ -144,8 +144,6 @@ def _ip(buf, p, end, src, dst):
     if p >= end:
         return SLOW, 0, 0, 0
     version = buf[p] >> 4
-    for k in range(16):
-        src[k] = dst[k] = 0
     if version == 4:
         if p + 20 > end:
             return SLOW, 0, 0, 0
@@ -153,6 +151,8 @@ def _ip(buf, p, end, src, dst):
         total = _u16(buf, p + 2)
         if ihl < 20 or total < ihl or p + ihl > end or _u16(buf, p + 6) & 0x3FFF:
             return SLOW, 0, 0, 0   # bad header, or a fragment: the slow path reassembles
+        for k in range(10):
+            src[k] = dst[k] = 0
         src[10] = dst[10] = src[11] = dst[11] = 0xFF
         for k in range(4):
             src[12 + k] = buf[p + 12 + k]

@@ -347,8 +347,8 @@ class LiveCapture:
             self._selector.register(ring, selectors.EVENT_READ, ring)
 
     @classmethod
-    def open(cls, interfaces: Sequence[str], bpf: str | None = None, ring_mb: int = 128,
-             block_timeout_ms: int = 100) -> LiveCapture:
+    def open(cls, interfaces: Sequence[str], bpf: str | None, ring_mb: int,
+             block_timeout_ms: int) -> LiveCapture:
         """Open every interface (all or none); :class:`LiveCaptureError` says which failed."""
         for name in {n for n in interfaces if interfaces.count(n) > 1}:
             raise LiveCaptureError(f"{name}: the interface is named more than once")

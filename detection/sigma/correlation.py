@@ -68,12 +68,9 @@ class Correlation:
         self._group_getters = _group_getters(rule, members)
         self._groups: OrderedDict[tuple[Any, ...], _Group] = OrderedDict()
 
-    def observe(self, member: str, event: Event, seen: Match | None = None
-                ) -> Completion | None:
-        """The completion ``event`` brings about, after ``member`` matched it. ``seen``: its
-        time and evidence (:func:`match_of`), when several correlations observe it."""
-        if seen is None:
-            seen = match_of(event)
+    def observe(self, member: str, event: Event, seen: Match) -> Completion | None:
+        """The completion ``event`` brings about, after ``member`` matched it; ``seen`` is its
+        time and evidence (:func:`match_of`), made once for every correlation it feeds."""
         now = seen.ts_us
         key = group_key(self._group_getters[member], event)
         group = self._groups.pop(key, None)

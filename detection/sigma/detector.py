@@ -137,7 +137,9 @@ class SigmaDetector:
             key = (rule.key, _endpoint(event, "source"), _endpoint(event, "destination"))
             self._alert(rule.info, event, [Evidence.of(event)], key, rule.suppress_s, alerts,
                         rule.excepted)
-        seen = match_of(event) if rule.feeds else None
+        if not rule.feeds:
+            return
+        seen = match_of(event)
         for correlation in rule.feeds:
             done = correlation.state.observe(rule.key, event, seen)
             if done is not None and correlation.alerting:

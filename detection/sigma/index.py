@@ -80,7 +80,12 @@ def _literal_key(value: Any) -> str | None:
 
 def lookup_keys(value: Any) -> tuple[str, ...]:
     """The index keys under which rules that may match ``value`` are filed."""
-    if type(value) is bool:
+    kind = type(value)      # most values: a string or an integer, tested first
+    if kind is str:
+        return (value.lower(),)
+    if kind is int:
+        return (str(value),)
+    if kind is bool:
         return ()
     if isinstance(value, float) and value.is_integer():
         return (text(value), str(int(value)))
@@ -111,10 +116,7 @@ class DatasetIndex(Generic[Item]):
             if value is None:
                 continue
             for item in value if type(value) is list else (value,):
-                kind = type(item)   # most values: a string or an integer, looked up inline
-                keys = ((item.lower(),) if kind is str else (str(item),) if kind is int
-                        else lookup_keys(item))
-                for key in keys:
+                for key in lookup_keys(item):
                     for rule in table.get(key, ()):
                         # a list's items may count one field twice: a spare candidate, no harm
                         count = hits[id(rule)] = hits.get(id(rule), 0) + 1
