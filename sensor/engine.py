@@ -108,10 +108,13 @@ class Endpoints:
 
 @dataclass(slots=True)
 class FlowApp:
-    """The analyzer session of one flow, with the endpoints its events carry."""
+    """The analyzer session of one flow, with the endpoints its events carry and the number of
+    events it has made: the next one's place in the flow, a part of its id that depends only on
+    the flow's packets, not on how the input was cut into blocks."""
 
     session: AppSession
     endpoints: Endpoints
+    outputs: int = 0
 
 
 class Sensor:
@@ -267,7 +270,7 @@ class Sensor:
             packet = Packet(number, ts_ns // 1000, wire_len, proto=proto_, tcp_flags=flags,
                             seq=seq, ack=ack, payload=payload)
             for output in app.session.feed(packet, forward):
-                events.append(self._app_event(app, packet.ts_us, output, len(events)))
+                events.append(self._app_event(app, packet.ts_us, output))
         return events
 
     def _attach(self, slot: int) -> FlowApp | None:
@@ -312,9 +315,10 @@ class Sensor:
         if not self.pcap_file:
             event["pcap"] = {"frame": frame}
 
-    def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput, index: int) -> Event:
+    def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput) -> Event:
         dataset = _dataset(output)
-        ends, frame = app.endpoints, output.frame
+        ends, frame, index = app.endpoints, output.frame, app.outputs
+        app.outputs = index + 1
         event = self._base(dataset, ts_us, iso_timestamp(ts_us),
                            f"{ends.community_id}{SEP}{frame}{SEP}{index}", frame)
         ends.copy_to(event, output.to_server == app.session.server_is_destination)

@@ -7,12 +7,14 @@ of a replay depend on: the order of the fields (with and without a capture file)
 
 from __future__ import annotations
 
+import pytest
 from scapy.all import IP, TCP, Dot1Q, Ether
 
 from liaowang.events import event_id, parse_timestamp
-from sensor.capture import Frame
+from sensor.capture import CaptureFile, Frame
 from sensor.engine import Sensor
 from sensor.flows import TCP_FLAG_LETTERS, tcp_flag_letters
+from tests.utils.pcaps import PCAPS
 
 START_NS = 1_700_000_000_000_000_000
 REQUEST = bytes.fromhex("0001 0000 0006 01 03 0000 000a")
@@ -95,6 +97,27 @@ def test_ids_are_event_id_of_the_documented_parts() -> None:
     for index, pdu in enumerate(by_dataset(events, "modbus")):
         ts_us, frame = parse_timestamp(pdu["@timestamp"]), pdu["pcap"]["frame"]
         assert pdu["event"]["id"] == event_id("lab", "modbus", ts_us, cid, frame, index)
+
+
+def replay_in_blocks(path: str, frames_per_block: int) -> list[dict]:
+    sensor = Sensor("lab", pcap_file=path)
+    events = [e for block in CaptureFile(PCAPS / path).blocks(frames_per_block)
+              for e in sensor.process_block(block)]
+    return events + sensor.finish()
+
+
+@pytest.mark.parametrize("path", [
+    "open5gs__open5gs/docs__assets__pcapng__testregistration.pcapng",   # NGAP and NAS on SCTP
+    "ITI__ICS-Security-Tools/pcaps__ModbusTCP__ModbusTCP.pcap",          # several PDUs a segment
+])
+def test_ids_do_not_depend_on_how_the_input_is_cut_into_blocks(path: str) -> None:
+    """The same capture read in blocks of 7 and of 4,096 frames makes the same events with the
+    same ids: a capture replayed again, or traffic read live in other chunks, is stored once."""
+    small, large = replay_in_blocks(path, 7), replay_in_blocks(path, 4096)
+    ids = [e["event"]["id"] for e in small]
+    assert len(set(ids)) == len(ids) > 100
+    assert sorted(ids) == sorted(e["event"]["id"] for e in large)
+    assert sum(e["event"]["dataset"] not in ("flow", "weird") for e in small) > 100
 
 
 def test_events_of_one_flow_share_no_dict() -> None:
