@@ -65,6 +65,16 @@ class FlowSettings(Section):
     max_flows: Annotated[int, Field(ge=1)] = 1_000_000
 
 
+class WeirdSettings(Section):
+    """Weird events, sampled as Zeek samples its weirds: of each name, the first ``first`` of a
+    flow (or, outside flows, of a ``window_s`` of capture time) become events, then one in
+    ``then_every``. All are counted (``flow.weird_count``, the ``weirds_unreported`` metric)."""
+
+    first: Annotated[int, Field(ge=0)] = 20
+    then_every: Annotated[int, Field(ge=1)] = 1000
+    window_s: Seconds = 600.0
+
+
 class LiveSettings(Section):
     """Live capture (``liaowang sensor``): the ring per interface and the metrics endpoint."""
 
@@ -113,6 +123,7 @@ class SensorSettings(Section):
 
     name: str = Field(default_factory=socket.gethostname)
     flows: FlowSettings = FlowSettings()
+    weirds: WeirdSettings = WeirdSettings()
     live: LiveSettings = LiveSettings()
     analyzers: tuple[AnalyzerName, ...] | None = None
     # frames a replay decodes together: 4,096 leave the analyzers' work of a block in the

@@ -7,7 +7,8 @@ seconds, and at the end flushes the sensor's flows and the sinks once more.
 
 Metrics (only when a port is given; all read at scrape time from the run):
 ``liaowang_sensor_packets_total``, ``_bytes_total`` and ``_kernel_drops_total`` per interface,
-``_malformed_total``, ``_events_total`` per dataset, ``_flows_active``, and ``_lag_seconds``: how
+``_malformed_total``, ``_weirds_unreported_total`` (left out by the sampling, see
+:mod:`sensor.weirds`), ``_events_total`` per dataset, ``_flows_active``, and ``_lag_seconds``: how
 far behind the wire the sensor was when it last processed a batch (the time then, less the
 timestamp of the batch's last packet).
 """
@@ -121,7 +122,9 @@ class LiveRun:
             f"dropped={sum(s.dropped for s in stats.values())} "
             f"decoded={sensor.packets - sensor.malformed} malformed={sensor.malformed} "
             f"flows={sensor.flows} events={sensor.events} "
-            f"seconds={time.monotonic() - self.started:.2f}")
+            f"seconds={time.monotonic() - self.started:.2f}"
+            + (f" weirds_unreported={sensor.weirds_unreported}" if sensor.weirds_unreported
+               else ""))
         return "\n".join(lines)
 
     def close(self) -> None:
@@ -144,6 +147,8 @@ class LiveCollector(Collector):
         yield from self._interfaces()
         stats = self.run.sensor.stats
         yield _counter("malformed", "Packets that could not be decoded", stats.malformed)
+        yield _counter("weirds_unreported", "Weirds counted but left out by the sampling",
+                       stats.weirds_unreported)
         events = CounterMetricFamily("liaowang_sensor_events", "Events emitted",
                                      labels=["dataset"])
         for dataset, count in sorted(self.run.events_snapshot().items()):

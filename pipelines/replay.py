@@ -26,6 +26,7 @@ class ReplaySummary:
     alerts: int = 0
     incidents: int = 0
     malformed: int = 0
+    weirds_unreported: int = 0
     seconds: float = 0.0
     truncated: list[str] = field(default_factory=list)
     spool_left: int | None = None   # events still in the spool at the end (None: no spool)
@@ -35,6 +36,8 @@ class ReplaySummary:
         text = (f"packets={self.packets} flows={self.flows} events={self.events} "
                 f"alerts={self.alerts} malformed={self.malformed} "
                 f"packets/s={rate:,.0f} seconds={self.seconds:.2f} incidents={self.incidents}")
+        if self.weirds_unreported:
+            text += f" weirds_unreported={self.weirds_unreported}"
         if self.spool_left is not None:
             text += f" spool_left={self.spool_left}"
         for name in self.truncated:
@@ -108,3 +111,4 @@ def _add(summary: ReplaySummary, sensor: Sensor) -> None:
     summary.flows += stats.flows
     summary.events += stats.events
     summary.malformed += stats.malformed
+    summary.weirds_unreported += stats.weirds_unreported

@@ -44,6 +44,7 @@ from sensor.decode import TRANSPORTS, Packet, decode
 from sensor.dispatch import AppOutput, AppSession, Dispatcher
 from sensor.flows import FlowRecord, FlowTable, address_text, tcp_flag_letters
 from sensor.fragments import Reassembler
+from sensor.weirds import WeirdSampler
 
 Event = dict[str, Any]
 EXPIRE_EVERY_NS = 1_000_000_000
@@ -57,6 +58,7 @@ class SensorStats:
     events: int = 0
     flows: int = 0
     evicted_flows: int = 0
+    weirds_unreported: int = 0      # counted, but left out by the sampling
     first_us: int = 0
     last_us: int = 0
 
@@ -115,6 +117,7 @@ class FlowApp:
     session: AppSession
     endpoints: Endpoints
     outputs: int = 0
+    weirds: dict[str, int] | None = None    # weirds of the flow so far, by name
 
 
 class Sensor:
@@ -123,8 +126,9 @@ class Sensor:
     def __init__(self, observer: str, *, idle_timeout_s: float = 60.0,
                  active_timeout_s: float = 1800.0, max_flows: int = 1_000_000,
                  analyzers: tuple[AnalyzerSpec, ...] = ANALYZERS, strict: bool = False,
-                 pcap_file: str | None = None) -> None:
+                 pcap_file: str | None = None, weirds: WeirdSampler | None = None) -> None:
         self.observer = observer
+        self.weirds = weirds or WeirdSampler()
         self.pcap_file = pcap_file
         self.flows = FlowTable(idle_timeout_s, active_timeout_s, max_flows)
         self.dispatcher = Dispatcher(analyzers, strict=strict)
@@ -139,7 +143,8 @@ class Sensor:
         flows = settings.flows
         return cls(settings.name, idle_timeout_s=flows.idle_timeout,
                    active_timeout_s=flows.active_timeout, max_flows=flows.max_flows,
-                   analyzers=named(settings.analyzers), pcap_file=pcap_file)
+                   analyzers=named(settings.analyzers), pcap_file=pcap_file,
+                   weirds=WeirdSampler.from_settings(settings.weirds))
 
     def load_analyzers(self) -> None:
         """Load what the analyzers would otherwise load on their first PDU (a second for NGAP):
@@ -197,10 +202,10 @@ class Sensor:
             if packet.fragment is not None:
                 payloads.update(self._reassemble(packet, cols, i))
                 if cols.status[i] == MALFORMED:
-                    events.append(self._packet_weird(packet))
+                    events += self._packet_weird(packet)
             elif packet.malformed:
                 cols.status[i] = MALFORMED
-                events.append(self._packet_weird(packet))
+                events += self._packet_weird(packet)
             elif packet.proto < 0:
                 cols.status[i] = NOT_IP
             elif (tunnelled := _gtpu_fragment(packet)) is not None:
@@ -270,7 +275,7 @@ class Sensor:
             packet = Packet(number, ts_ns // 1000, wire_len, proto=proto_, tcp_flags=flags,
                             seq=seq, ack=ack, payload=payload)
             for output in app.session.feed(packet, forward):
-                events.append(self._app_event(app, packet.ts_us, output))
+                events += self._app_event(app, packet.ts_us, output)
         return events
 
     def _attach(self, slot: int) -> FlowApp | None:
@@ -282,8 +287,10 @@ class Sensor:
 
     def _end_flows(self, slots: np.ndarray) -> list[Event]:
         events = [self._flow_event(flow) for flow in self.flows.records(slots)]
-        for slot in slots.tolist():
-            self.apps.pop(slot, None)
+        for slot, event in zip(slots.tolist(), events, strict=True):
+            app = self.apps.pop(slot, None)
+            if app is not None and app.weirds:
+                event["flow"]["weird_count"] = sum(app.weirds.values())
         self.flows.release(slots)
         self.stats.flows += len(events)
         self.stats.evicted_flows = self.flows.evicted
@@ -315,10 +322,14 @@ class Sensor:
         if not self.pcap_file:
             event["pcap"] = {"frame": frame}
 
-    def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput) -> Event:
+    def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput) -> list[Event]:
+        """The event of an analyzer's output: none for a weird the sampling leaves out."""
         dataset = _dataset(output)
         ends, frame, index = app.endpoints, output.frame, app.outputs
         app.outputs = index + 1
+        count = self._flow_weird_count(app, output) if dataset == "weird" else 0
+        if count and not self._reported(count):
+            return []
         event = self._base(dataset, ts_us, iso_timestamp(ts_us),
                            f"{ends.community_id}{SEP}{frame}{SEP}{index}", frame)
         ends.copy_to(event, output.to_server == app.session.server_is_destination)
@@ -327,17 +338,36 @@ class Sensor:
             event["weird"] = _weird_fields(output.weird, output.analyzer, output.detail)
         else:
             _merge(event, output.fields or {})
-        return event
+        if count:
+            event["weird"]["count"] = count
+        return [event]
 
-    def _packet_weird(self, packet: Packet) -> Event:
-        ts_us, frame = packet.ts_us, packet.frame
+    def _flow_weird_count(self, app: FlowApp, output: AppOutput) -> int:
+        """Counts a weird of the flow: its ordinal among the flow's weirds of its name."""
+        name = output.weird or str((output.fields or {}).get("weird", {}).get("name"))
+        weirds = app.weirds if app.weirds is not None else {}
+        app.weirds = weirds
+        weirds[name] = count = weirds.get(name, 0) + 1
+        return count
+
+    def _reported(self, count: int) -> bool:
+        if self.weirds.reports(count):
+            return True
+        self.stats.weirds_unreported += 1
+        return False
+
+    def _packet_weird(self, packet: Packet) -> list[Event]:
+        ts_us, frame, name = packet.ts_us, packet.frame, str(packet.malformed)
+        count = self.weirds.packet_count(name, ts_us * 1000)
+        if not self._reported(count):
+            return []
         event = self._base("weird", ts_us, iso_timestamp(ts_us), f"frame{SEP}{frame}", frame)
         if packet.src:
             event["source"] = {"ip": packet.src}
             event["destination"] = {"ip": packet.dst}
         self._frame_after_endpoints(event, frame)
-        event["weird"] = _weird_fields(str(packet.malformed), "decode")
-        return event
+        event["weird"] = _weird_fields(name, "decode") | {"count": count}
+        return [event]
 
     def _flow_event(self, flow: FlowRecord) -> Event:
         ends = Endpoints.of(flow)
@@ -429,8 +459,8 @@ def _tunnel_fields(flow: FlowRecord) -> dict[str, Any]:
     return fields
 
 
-def _weird_fields(name: str, analyzer: str, detail: str | None = None) -> dict[str, str]:
-    fields = {"name": name, "analyzer": analyzer}
+def _weird_fields(name: str, analyzer: str, detail: str | None = None) -> dict[str, Any]:
+    fields: dict[str, Any] = {"name": name, "analyzer": analyzer}
     if detail:
         fields["detail"] = detail
     return fields

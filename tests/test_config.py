@@ -37,6 +37,8 @@ def test_values_are_read(tmp_path) -> None:
     ("store:\n  url: x\nsensor:\n  flows:\n    idle_timeout: -3\n", 5,
      "sensor.flows.idle_timeout", "greater than 0"),
     ("console:\n  port: eighty\n", 2, "console.port", "valid integer"),
+    ("sensor:\n  weirds:\n    then_every: 0\n", 3, "sensor.weirds.then_every",
+     "greater than or equal to 1"),
     ("- just\n- a list\n", 1, "", "mapping of sections"),
     ("sensor:\n  analyzers:\n    - modbus\n    - modbsu\n", 4, "sensor.analyzers.1",
      "'s7comm'"),

@@ -226,6 +226,7 @@ def test_metrics_are_served_while_running(tap: Tap, start_sensor: StartSensor,
     assert metrics['liaowang_sensor_bytes_total{interface="tap0"}'] > 0
     assert metrics[modbus] > 0
     assert metrics["liaowang_sensor_flows_active"] >= 0  # flows may have ended already
+    assert metrics["liaowang_sensor_weirds_unreported_total"] == 0
     assert 0 <= metrics["liaowang_sensor_lag_seconds"] < 60
     code, stderr = sensor.stop(signal.SIGINT)
     assert code == 0, stderr
