@@ -68,7 +68,9 @@ class FlowSettings(Section):
 class WeirdSettings(Section):
     """Weird events, sampled as Zeek samples its weirds: of each name, the first ``first`` of a
     flow (or, outside flows, of a ``window_s`` of capture time) become events, then one in
-    ``then_every``. All are counted (``flow.weird_count``, the ``weirds_unreported`` metric)."""
+    ``then_every``. All are counted (``flow.weird_count``, the ``weirds_unreported`` metric).
+    The shipped weird_burst rule counts 20 weirds of a host: fewer than 20 first ones from one
+    flow would keep it from raising."""
 
     first: Annotated[int, Field(ge=0)] = 20
     then_every: Annotated[int, Field(ge=1)] = 1000

@@ -345,9 +345,9 @@ class Sensor:
     def _flow_weird_count(self, app: FlowApp, output: AppOutput) -> int:
         """Counts a weird of the flow: its ordinal among the flow's weirds of its name."""
         name = output.weird or str((output.fields or {}).get("weird", {}).get("name"))
-        weirds = app.weirds if app.weirds is not None else {}
-        app.weirds = weirds
-        weirds[name] = count = weirds.get(name, 0) + 1
+        if app.weirds is None:
+            app.weirds = {}
+        app.weirds[name] = count = app.weirds.get(name, 0) + 1
         return count
 
     def _reported(self, count: int) -> bool:
