@@ -137,6 +137,7 @@ class Sensor:
         self.fragments = Reassembler()
         self.stats = SensorStats()
         self._expired_at = 0
+        self._now_ns = 0        # the latest packet time (or, live, clock time) seen
 
     @classmethod
     def from_settings(cls, settings: SensorSettings, pcap_file: str | None = None) -> Sensor:
@@ -179,8 +180,11 @@ class Sensor:
         return events
 
     def finish(self) -> list[Event]:
-        """End every flow: the last events of the input."""
-        events = self._end_flows(self.flows.flush())
+        """End every flow: the last events of the input. Flows that timed out by the last
+        packet's time end with their timeout, as the next expiry would have ended them, however
+        the input was cut into blocks; the others with the end of the capture."""
+        timed_out = self._end_flows(self.flows.expire(self._now_ns)) if self._now_ns else []
+        events = timed_out + self._end_flows(self.flows.flush())
         self.stats.events += len(events)
         return events
 
@@ -297,6 +301,7 @@ class Sensor:
         return events
 
     def _expire(self, now_ns: int) -> list[Event]:
+        self._now_ns = max(self._now_ns, now_ns)
         if now_ns - self._expired_at < EXPIRE_EVERY_NS:
             return []
         self._expired_at = now_ns
