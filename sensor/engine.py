@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import socket
 import struct
+from bisect import bisect_left
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -136,7 +138,7 @@ class Sensor:
         self.apps: dict[int, FlowApp | None] = {}
         self.fragments = Reassembler()
         self.stats = SensorStats()
-        self._expired_at = 0
+        self._tick = -1         # the last whole second of packet time reached (-1: none yet)
         self._now_ns = 0        # the latest packet time (or, live, clock time) seen
 
     @classmethod
@@ -158,24 +160,28 @@ class Sensor:
         return self.process_block(FrameBlock.from_frames(frames)) if frames else []
 
     def process_block(self, block: FrameBlock) -> list[Event]:
+        """The events of a block, in the order of the packets that made them. Flows time out
+        on a grid of packet time (every whole second), so the events and their order are the
+        same however the input is cut into blocks."""
         if not len(block):
             return []
-        records = block.records
-        cols = decode_block(np.frombuffer(block.buf, np.uint8), records)
-        events, payloads = self._slow_path(block, cols)
-        self._count(records, cols)
-        slots, ended = self.flows.update(cols, records["ts_ns"], records["wire_len"],
-                                         records["number"])
-        events += self._analyze(block, cols, slots, payloads)
-        events += self._end_flows(ended)
-        events += self._expire(int(records["ts_ns"].max()))
+        events: list[Event] = []
+        start, records = 0, block.records
+        self._now_ns = max(self._now_ns, int(records["ts_ns"].max()))
+        for cut, tick in self._ticks_passed(records["ts_ns"]):
+            events += self._process_part(FrameBlock(block.buf, records[start:cut]))
+            events += self._expire(tick)
+            start = cut
+        events += self._process_part(FrameBlock(block.buf, records[start:]))
         self.stats.events += len(events)
         return events
 
     def tick(self, now_ns: int) -> list[Event]:
         """Time passes without packets (a quiet live link): end the flows timed out by
         ``now_ns``, on the clock the capture stamps packets with."""
-        events = self._expire(now_ns)
+        tick = now_ns // EXPIRE_EVERY_NS
+        events = self._expire(tick) if tick > self._tick else []
+        self._now_ns = max(self._now_ns, now_ns)
         self.stats.events += len(events)
         return events
 
@@ -197,19 +203,44 @@ class Sensor:
         stats.first_us = stats.first_us or int(ts_us[0])
         stats.last_us = max(stats.last_us, int(ts_us.max()))
 
-    def _slow_path(self, block: FrameBlock, cols: Columns) -> tuple[list[Event], dict]:
-        """Decode with dpkt what the batch decoder left, filling in the same columns."""
-        events: list[Event] = []
+    def _ticks_passed(self, ts_ns: np.ndarray) -> list[tuple[int, int]]:
+        """Where in a block packet time reaches a new second: (row, second) for each, the
+        second that row is the first to reach (late packets move no time back)."""
+        ticks = ts_ns // EXPIRE_EVERY_NS
+        if self._tick < 0:
+            self._tick = int(ticks[0])
+        reached = np.maximum.accumulate(np.maximum(ticks, self._tick))
+        cuts = np.flatnonzero(np.diff(reached, prepend=self._tick))
+        return list(zip(cuts.tolist(), reached[cuts].tolist(), strict=True))
+
+    def _process_part(self, part: FrameBlock) -> list[Event]:
+        if not len(part):
+            return []
+        records = part.records
+        cols = decode_block(np.frombuffer(part.buf, np.uint8), records)
+        weirds, payloads = self._slow_path(part, cols)
+        self._count(records, cols)
+        slots, ended, ended_rows = self.flows.update(cols, records["ts_ns"],
+                                                     records["wire_len"], records["number"])
+        events, rows = self._analyze(part, cols, slots, payloads)
+        flows = list(zip(ended_rows.tolist(), self._end_flows(ended), strict=True))
+        return _in_packet_order(events, rows, flows + weirds)
+
+    def _slow_path(self, block: FrameBlock, cols: Columns
+                   ) -> tuple[list[tuple[int, Event]], dict]:
+        """Decode with dpkt what the batch decoder left, filling in the same columns. Returns
+        the weirds of undecodable packets, each with its row, and the payloads found."""
+        weirds: list[tuple[int, Event | None]] = []
         payloads: dict[int, bytes] = {}
         for i in np.flatnonzero(cols.status == SLOW).tolist():
             packet = decode(block.frame(i))
             if packet.fragment is not None:
                 payloads.update(self._reassemble(packet, cols, i))
                 if cols.status[i] == MALFORMED:
-                    events += self._packet_weird(packet)
+                    weirds.append((i, self._packet_weird(packet)))
             elif packet.malformed:
                 cols.status[i] = MALFORMED
-                events += self._packet_weird(packet)
+                weirds.append((i, self._packet_weird(packet)))
             elif packet.proto < 0:
                 cols.status[i] = NOT_IP
             elif (tunnelled := _gtpu_fragment(packet)) is not None:
@@ -217,7 +248,7 @@ class Sensor:
             else:
                 _fill_row(cols, i, packet)
                 payloads[i] = packet.payload
-        return events, payloads
+        return [(i, event) for i, event in weirds if event is not None], payloads
 
     def _reassemble_tunnelled(self, outer: Packet, inner: Packet, teid: int, qfi: int,
                               cols: Columns, i: int) -> dict[int, bytes]:
@@ -252,14 +283,16 @@ class Sensor:
         return {i: datagram[start:start + int(whole.pay_len[0])]}
 
     def _analyze(self, block: FrameBlock, cols: Columns, slots: np.ndarray,
-                 payloads: dict[int, bytes]) -> list[Event]:
-        """The per-packet path, for the packets of flows an analyzer listens to."""
+                 payloads: dict[int, bytes]) -> tuple[list[Event], list[int]]:
+        """The per-packet path, for the packets of flows an analyzer listens to: the events,
+        and the row of the packet that made each."""
         proto = cols.proto.astype(np.int64) << 16
         wanted = (cols.status == OK) & (np.isin(proto | cols.dport, self.analyzer_ports)
                                         | np.isin(proto | cols.sport, self.analyzer_ports))
         rows = np.flatnonzero(wanted)
+        made_at: list[int] = []
         if not len(rows):
-            return []
+            return [], made_at
         records, buf = block.records[rows], block.buf
         slot_of = slots[rows]
         from_source = cols.a_is_src[rows] == self.flows.arrays.src_is_a[slot_of]
@@ -279,8 +312,11 @@ class Sensor:
             packet = Packet(number, ts_ns // 1000, wire_len, proto=proto_, tcp_flags=flags,
                             seq=seq, ack=ack, payload=payload)
             for output in app.session.feed(packet, forward):
-                events += self._app_event(app, packet.ts_us, output)
-        return events
+                event = self._app_event(app, packet.ts_us, output)
+                if event is not None:
+                    events.append(event)
+                    made_at.append(row)
+        return events, made_at
 
     def _attach(self, slot: int) -> FlowApp | None:
         flow = self.flows.record(slot)
@@ -300,12 +336,10 @@ class Sensor:
         self.stats.evicted_flows = self.flows.evicted
         return events
 
-    def _expire(self, now_ns: int) -> list[Event]:
-        self._now_ns = max(self._now_ns, now_ns)
-        if now_ns - self._expired_at < EXPIRE_EVERY_NS:
-            return []
-        self._expired_at = now_ns
-        return self._end_flows(self.flows.expire(now_ns))
+    def _expire(self, tick: int) -> list[Event]:
+        """End the flows timed out when packet time reaches second ``tick``."""
+        self._tick = tick
+        return self._end_flows(self.flows.expire(tick * EXPIRE_EVERY_NS))
 
     def _base(self, dataset: str, ts_us: int, timestamp: str, id_tail: str, frame: int) -> Event:
         """The fields every event starts with, in one literal. ``id_tail``: the event's own id
@@ -327,14 +361,14 @@ class Sensor:
         if not self.pcap_file:
             event["pcap"] = {"frame": frame}
 
-    def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput) -> list[Event]:
+    def _app_event(self, app: FlowApp, ts_us: int, output: AppOutput) -> Event | None:
         """The event of an analyzer's output: none for a weird the sampling leaves out."""
         dataset = _dataset(output)
         ends, frame, index = app.endpoints, output.frame, app.outputs
         app.outputs = index + 1
         count = self._flow_weird_count(app, output) if dataset == "weird" else 0
         if count and not self._reported(count):
-            return []
+            return None
         event = self._base(dataset, ts_us, iso_timestamp(ts_us),
                            f"{ends.community_id}{SEP}{frame}{SEP}{index}", frame)
         ends.copy_to(event, output.to_server == app.session.server_is_destination)
@@ -345,7 +379,7 @@ class Sensor:
             _merge(event, output.fields or {})
         if count:
             event["weird"]["count"] = count
-        return [event]
+        return event
 
     def _flow_weird_count(self, app: FlowApp, output: AppOutput) -> int:
         """Counts a weird of the flow: its ordinal among the flow's weirds of its name."""
@@ -361,18 +395,18 @@ class Sensor:
         self.stats.weirds_unreported += 1
         return False
 
-    def _packet_weird(self, packet: Packet) -> list[Event]:
+    def _packet_weird(self, packet: Packet) -> Event | None:
         ts_us, frame, name = packet.ts_us, packet.frame, str(packet.malformed)
         count = self.weirds.packet_count(name, ts_us * 1000)
         if not self._reported(count):
-            return []
+            return None
         event = self._base("weird", ts_us, iso_timestamp(ts_us), f"frame{SEP}{frame}", frame)
         if packet.src:
             event["source"] = {"ip": packet.src}
             event["destination"] = {"ip": packet.dst}
         self._frame_after_endpoints(event, frame)
         event["weird"] = _weird_fields(name, "decode") | {"count": count}
-        return [event]
+        return event
 
     def _flow_event(self, flow: FlowRecord) -> Event:
         ends = Endpoints.of(flow)
@@ -391,6 +425,23 @@ class Sensor:
         if flow.teid is not None:
             event["gtp"] = _tunnel_fields(flow)
         return event
+
+
+def _in_packet_order(events: list[Event], rows: list[int],
+                     others: list[tuple[int, Event]]) -> list[Event]:
+    """``events``, made at ``rows`` (ascending), with ``others`` (row, event) put in: each
+    before the events of its row (a flow ends before the packet that ended it is counted)."""
+    if not others:
+        return events
+    others.sort(key=itemgetter(0))
+    merged: list[Event] = []
+    taken = 0
+    for row, event in others:
+        upto = bisect_left(rows, row, taken)
+        merged += events[taken:upto]
+        merged.append(event)
+        taken = upto
+    return merged + events[taken:]
 
 
 def _datagram(packet: Packet, segment: bytes) -> bytes:

@@ -171,21 +171,25 @@ class FlowTable:
         return int(self.index.live[0])
 
     def update(self, cols: Columns, ts_ns: np.ndarray, wire_len: np.ndarray,
-               frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+               frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Count every decoded packet in its flow. Returns each row's slot (-1 for rows that
-        are not in a flow) and the slots of flows that ended on the way."""
-        ended = self._make_room(len(ts_ns))
+        are not in a flow), the slots of flows that ended on the way, and for each the row
+        that ended it (a packet of the same key after a timeout; -1: evicted before the
+        first row, to make room)."""
+        evicted = self._make_room(len(ts_ns))
         slots = np.full(len(ts_ns), -1, np.int64)
         ended_now = np.zeros(len(ts_ns), np.int64)
+        ended_rows = np.zeros(len(ts_ns), np.int64)
         index = self.index
         counts = _update(index.hashes, index.slots, index.live, self.free, self.free_top,
                          self.idle_ns, self.active_ns, cols.status, cols.hash, cols.key,
                          cols.a_is_src, cols.proto, cols.tcp_flags, cols.tunnel, cols.teid,
                          cols.qfi, cols.outer, cols.mac, cols.has_mac, ts_ns, wire_len, frames,
-                         slots, ended_now, *self.arrays.columns())
+                         slots, ended_now, ended_rows, *self.arrays.columns())
         created, n_ended = counts
         self.created += created
-        return slots, np.concatenate([ended, ended_now[:n_ended]])
+        return (slots, np.concatenate([evicted, ended_now[:n_ended]]),
+                np.concatenate([np.full(len(evicted), -1, np.int64), ended_rows[:n_ended]]))
 
     def expire(self, now_ns: int) -> np.ndarray:
         """End the flows that timed out by ``now_ns`` (packet time)."""
@@ -257,7 +261,11 @@ class FlowTable:
         self.free_top[0] = top + len(fresh)
 
     def _end(self, slots: np.ndarray, reasons: np.ndarray) -> np.ndarray:
+        """End flows together, returned in the order they began: slot numbers depend on when
+        earlier slots were given back, which depends on how the input was cut into blocks."""
         a = self.arrays
+        order = np.lexsort((a.first_frame[slots], a.first_ns[slots]))
+        slots, reasons = slots[order], reasons[order]
         a.active[slots] = False
         a.end_reason[slots] = reasons
         _forget(self.index.hashes, self.index.slots, self.index.live, a.hash[slots])
@@ -330,9 +338,9 @@ def _forget(hashes, slots, live, ended):
 @njit(cache=True)
 def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns, status, hashes,
             keys, a_is_src, protos, flags, tunnels, teids, qfis, outers, macs, has_macs, ts_ns,
-            wire_len, frames, slots, ended, key, hash_, src_is_a, first_ns, last_ns, closed_ns,
-            first_frame, packets, nbytes, tcp_flags, fins, teid, qfi, outer, tunnel, mac, has_mac,
-            active, end_reason):
+            wire_len, frames, slots, ended, ended_rows, key, hash_, src_is_a, first_ns, last_ns,
+            closed_ns, first_frame, packets, nbytes, tcp_flags, fins, teid, qfi, outer, tunnel,
+            mac, has_mac, active, end_reason):
     created = 0
     n_ended = 0
     for i in range(len(status)):
@@ -355,6 +363,7 @@ def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns,
                 index_slots[pos] = DELETED
                 live[0] -= 1
                 ended[n_ended] = slot
+                ended_rows[n_ended] = i
                 n_ended += 1
                 slot = -1
         if slot < 0:
