@@ -29,6 +29,8 @@ from console.app import WEB_DIR, create_app
 from liaowang.config import load_config
 from pipelines.store import open_store
 from pipelines.store.base import Event, Store
+from sensor.capture import CaptureFile
+from sensor.engine import Sensor
 from tests.utils.pcaps import PCAPS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -434,6 +436,26 @@ def test_run_a_hunt_and_save_it(page: Page, console: Console, requested: list[st
     expect(page.locator("#hunt-query")).to_have_value(query)
     expect(page.locator("#hunt-rows tr")).to_have_count(matches.count)
     assert foreign(requested, console) == []
+
+
+def test_the_hunt_shows_how_many_weirds_a_sampled_one_stands_for(page: Page,
+                                                                   console: Console) -> None:
+    """Weirds are sampled: the 20th of a lossy flow says it is the 20th, and its flow event how
+    many the flow had in all."""
+    sensor = Sensor("lossy-tap")
+    events = [e for block in CaptureFile(S7 / "pcaps__s7__wincc_s400_production.pcapng")
+              .blocks(4096) for e in sensor.process_block(block)] + sensor.finish()
+    twentieth = next(e for e in events if e.get("weird", {}).get("count") == 20)
+    flow = next(e for e in events if e["event"]["dataset"] == "flow"
+                and e["network"]["community_id"] == twentieth["network"]["community_id"])
+    console.store.write([twentieth, flow])
+    log_in(page)
+    page.locator('.tabs a[data-view="hunt"]').click()
+    page.locator("#hunt-query").fill('observer.name:"lossy-tap"')
+    page.locator("#hunt-query").press("Enter")
+    expect(page.locator("#hunt-rows tr")).to_have_count(2)
+    expect(page.locator("#hunt-rows")).to_contain_text("tcp_gap analyzer=s7comm #20")
+    expect(page.locator("#hunt-rows")).to_contain_text(f"weirds={flow['flow']['weird_count']}")
 
 
 def test_a_bad_hunt_query_shows_the_api_error(page: Page, console: Console) -> None:

@@ -30,8 +30,9 @@ const SUMMARY_FIELDS = {
     ["diameter.is_request", "req="], ["diameter.result_code", "result="]],
   flow: [["network.transport", ""], ["source.packets", "pkts→"], ["source.bytes", "bytes→"],
     ["destination.packets", "pkts←"], ["destination.bytes", "bytes←"], ["flow.end_reason", ""],
-    ["gtp.teid", "teid="]],
-  weird: [["weird.name", ""], ["weird.analyzer", "analyzer="], ["weird.detail", ""]],
+    ["gtp.teid", "teid="], ["flow.weird_count", "weirds="]],
+  weird: [["weird.name", ""], ["weird.analyzer", "analyzer="], ["weird.detail", ""],
+    ["weird.count", "#"]],
 };
 
 function genericFields(event, dataset) {
