@@ -25,6 +25,7 @@ PCAP_MAGICS = {
     b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1),
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+MAX_TS_NS = 2**63 - 1
 MAX_RECORD = 256 * 1024 * 1024
 RECORD = np.dtype([("number", np.int64), ("ts_ns", np.int64), ("linktype", np.int32),
                    ("wire_len", np.int64), ("offset", np.int64), ("caplen", np.int64)])
@@ -263,4 +264,5 @@ def _packet_block(block_type: int, buf: bytes, start: int, end: int, order: str,
     iface = interfaces[if_id]
     ticks = (ts_high << 32) | ts_low
     ts_ns = ticks * 1000 if iface.ns_per_tick == 1_000.0 else int(ticks * iface.ns_per_tick)
-    return number, ts_ns, iface.linktype, wire_len, start + 20, caplen
+    # a damaged timestamp may lie beyond what nanoseconds since 1970 can hold (the year 2262)
+    return number, min(ts_ns, MAX_TS_NS), iface.linktype, wire_len, start + 20, caplen

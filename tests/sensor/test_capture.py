@@ -57,3 +57,26 @@ def test_nanosecond_pcap_timestamps_are_exact(tmp_path) -> None:
     (frame,) = CaptureFile(path)
     assert frame.ts_ns == 1_700_000_000_123_456_789
     assert frame.wire_len == 60
+
+
+def pcapng(*packets: tuple[int, bytes]) -> bytes:
+    """A little-endian pcapng of Ethernet packets at microsecond ``ticks``."""
+    def block(kind: int, body: bytes) -> bytes:
+        body += b"\x00" * (-len(body) % 4)
+        return struct.pack("<II", kind, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+    data = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    data += block(1, struct.pack("<HHI", 1, 0, 65535))
+    for ticks, frame in packets:
+        data += block(6, struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(frame),
+                                     len(frame)) + frame)
+    return data
+
+
+def test_a_timestamp_beyond_what_nanoseconds_hold_is_read_as_the_last_they_hold(tmp_path) -> None:
+    """A damaged pcapng timestamp (here every bit set) does not stop the reading."""
+    frame = bytes(60)
+    path = tmp_path / "damaged.pcapng"
+    path.write_bytes(pcapng((2**64 - 1, frame), (1_700_000_000_000_000, frame)))
+    capture = CaptureFile(path)
+    assert [f.ts_ns for f in capture] == [2**63 - 1, 1_700_000_000_000_000_000]
+    assert not capture.truncated
