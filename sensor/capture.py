@@ -26,6 +26,7 @@ PCAP_MAGICS = {
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 MAX_TS_NS = 2**63 - 1
+DAMAGED_LINKTYPE = 65535     # reserved by the registry of link types
 MAX_RECORD = 256 * 1024 * 1024
 RECORD = np.dtype([("number", np.int64), ("ts_ns", np.int64), ("linktype", np.int32),
                    ("wire_len", np.int64), ("offset", np.int64), ("caplen", np.int64)])
@@ -226,6 +227,8 @@ def _pcapng_records(buf: bytes, owner: CaptureFile) -> Iterator[Record]:
 
 
 def _interface(body: bytes, order: str) -> _Interface:
+    if len(body) < 8:   # damaged: its packets still count, as of a link type nobody uses
+        return _Interface(DAMAGED_LINKTYPE, 1_000.0)
     linktype = struct.unpack_from(order + "H", body, 0)[0]
     ns_per_tick = 1_000.0
     for code, value in _options(body[8:], order):

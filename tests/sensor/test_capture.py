@@ -7,6 +7,7 @@ import struct
 import pytest
 
 from sensor.capture import CaptureError, CaptureFile
+from sensor.engine import Sensor
 from tests.utils.pcaps import PCAPS, manifest
 
 ROWS = manifest()
@@ -59,13 +60,17 @@ def test_nanosecond_pcap_timestamps_are_exact(tmp_path) -> None:
     assert frame.wire_len == 60
 
 
-def pcapng(*packets: tuple[int, bytes]) -> bytes:
+def block(kind: int, body: bytes) -> bytes:
+    """A pcapng block, little-endian."""
+    body += b"\x00" * (-len(body) % 4)
+    return struct.pack("<II", kind, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+
+def pcapng(*packets: tuple[int, bytes], interface: bytes = struct.pack("<HHI", 1, 0, 65535)
+           ) -> bytes:
     """A little-endian pcapng of Ethernet packets at microsecond ``ticks``."""
-    def block(kind: int, body: bytes) -> bytes:
-        body += b"\x00" * (-len(body) % 4)
-        return struct.pack("<II", kind, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
     data = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    data += block(1, struct.pack("<HHI", 1, 0, 65535))
+    data += block(1, interface)
     for ticks, frame in packets:
         data += block(6, struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(frame),
                                      len(frame)) + frame)
@@ -80,3 +85,14 @@ def test_a_timestamp_beyond_what_nanoseconds_hold_is_read_as_the_last_they_hold(
     capture = CaptureFile(path)
     assert [f.ts_ns for f in capture] == [2**63 - 1, 1_700_000_000_000_000_000]
     assert not capture.truncated
+
+
+def test_packets_of_a_damaged_interface_block_are_reported_not_fatal(tmp_path) -> None:
+    """An interface description block with no body: its packets are read, and the sensor
+    reports them as of a link type it cannot decode."""
+    path = tmp_path / "damaged.pcapng"
+    path.write_bytes(pcapng((1_700_000_000_000_000, bytes(60)), interface=b""))
+    (frame,) = CaptureFile(path)
+    sensor = Sensor("lab")
+    (weird,) = sensor.process([frame]) + sensor.finish()
+    assert weird["weird"]["name"] == "unsupported_linktype_65535"
