@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sensor.capture import CaptureError, CaptureFile
 from sensor.engine import Sensor
@@ -96,3 +98,26 @@ def test_packets_of_a_damaged_interface_block_are_reported_not_fatal(tmp_path) -
     sensor = Sensor("lab")
     (weird,) = sensor.process([frame]) + sensor.finish()
     assert weird["weird"]["name"] == "unsupported_linktype_65535"
+
+
+DAMAGEABLE = [PCAPS / "zeek__zeek/testing__btest__Traces__modbus__modbusSmall.pcap",
+              PCAPS / "open5gs__open5gs/docs__assets__pcapng__testregistration.pcapng"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(DAMAGEABLE), st.floats(0.0, 1.0),
+       st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(1, 255)), max_size=200))
+def test_a_damaged_capture_is_read_as_far_as_it_goes(tmp_path_factory, source, keep: float,
+                                                     flips: list[tuple[float, int]]) -> None:
+    """Cut short, with bytes flipped anywhere after the file header: reading and sensing never
+    raise."""
+    data = bytearray(source.read_bytes())
+    data = data[:max(25, int(len(data) * keep))]
+    for where, mask in flips:
+        data[24 + int(where * (len(data) - 25))] ^= mask
+    path = tmp_path_factory.mktemp("damaged") / source.name
+    path.write_bytes(bytes(data))
+    capture, sensor = CaptureFile(path), Sensor("lab")
+    events = [e for b in capture.blocks(64) for e in sensor.process_block(b)] + sensor.finish()
+    assert sensor.stats.packets == sum(1 for _ in CaptureFile(path))
+    assert all(e["event"]["dataset"] for e in events)
