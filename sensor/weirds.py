@@ -19,7 +19,9 @@ from __future__ import annotations
 from liaowang.config import WeirdSettings
 
 NS_PER_S = 1_000_000_000
-MAX_PACKET_NAMES = 4096    # weird names are the analyzers' own, so this is never reached
+# names are the decoder's own, a link type's number among them: only a hostile capture with
+# thousands of link types reaches this bound
+MAX_PACKET_NAMES = 4096
 
 
 class WeirdSampler:
