@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from liaowang.assets import NOWHERE, Placement
-from liaowang.events import event_id, get_field, iso_timestamp, parse_timestamp
+from liaowang.events import event_id, get_field, iso_timestamp, latest_timestamp_us, parse_timestamp
 
 Event = dict[str, Any]
 Lookup = Callable[[str], Placement]
@@ -127,7 +127,7 @@ class Fusion:
             self.score(event)
             if self._first_of_window(event):
                 passed.append(event)
-        if events and (now := _time_us(events[-1])) is not None:
+        if (now := latest_timestamp_us(events)) is not None:
             passed.extend(self._close_before(now - self.window_us))
         return passed
 

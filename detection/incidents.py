@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detection.killchain import STAGES, stage_of
-from liaowang.events import event_id, get_field, iso_timestamp, parse_timestamp
+from liaowang.events import event_id, get_field, iso_timestamp, latest_timestamp_us, parse_timestamp
 
 Event = dict[str, Any]
 
@@ -112,8 +112,7 @@ class IncidentCorrelator:
                   and meta.get("kind") == "alert"]
         for alert in sorted(alerts, key=lambda alert: _event_time(alert) or 0):
             self._add(alert)
-        if events:
-            self._advance(_event_time(events[-1]))
+        self._advance(latest_timestamp_us(events))
         return self._take_changed()
 
     def __call__(self, events: list[Event]) -> list[Event]:

@@ -12,6 +12,7 @@ Times travel through the sensor as integer microseconds since the epoch, and bec
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from hashlib import blake2b
@@ -48,6 +49,24 @@ def parse_timestamp(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (moment - _EPOCH) // _MICROSECOND   # every stored event passes here: kept cheap
+
+
+def latest_timestamp_us(events: Iterable[Mapping[str, Any]]) -> int | None:
+    """The latest ``@timestamp`` of ``events``, in microseconds: a batch's time. Not its last
+    event's: detectors add their alerts after the events, stamped with older times. Timestamps
+    written as :func:`iso_timestamp` writes them sort as text as they do in time.
+
+    >>> latest_timestamp_us([{"@timestamp": "2015-04-24T00:00:01.000000Z"},
+    ...                      {"@timestamp": "2012-11-12T11:05:00.000000Z"}, {}])
+    1429833601000000
+    """
+    stamps = [stamp for event in events if isinstance(stamp := event.get("@timestamp"), str)]
+    if not stamps:
+        return None
+    try:
+        return parse_timestamp(max(stamps))
+    except ValueError:
+        return None
 
 
 def event_id(*parts: object) -> str:

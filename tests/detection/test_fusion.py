@@ -106,6 +106,16 @@ def test_repeats_within_the_window_are_held_and_counted_when_it_closes() -> None
     assert fusion.finish() == []
 
 
+def test_a_batch_closes_windows_on_its_latest_time_not_on_its_last_item() -> None:
+    """Detectors add their alerts after a batch's events, stamped with older times (a model's
+    window, say): the batch's time is its latest, so held repeats go out in it."""
+    fusion = Fusion(window_s=60)
+    fusion([alert(1, 0), alert(2, 5)])
+    out = fusion([event(3600), alert(3, 10, rule="r2")])
+    assert [e["alert"].get("repeat_of") for e in out if e["event"]["kind"] == "alert"] \
+        == [None, "a1"]
+
+
 def test_a_repeat_after_the_window_opens_a_new_one_and_goes_out() -> None:
     fusion = Fusion(window_s=10)
     out = fusion([alert(1, 0), alert(2, 5), alert(3, 11)])

@@ -137,6 +137,16 @@ def test_a_batch_joins_its_alerts_in_event_time_order() -> None:
     assert len(documents) == 2
 
 
+def test_a_batch_moves_the_clock_to_its_latest_time_not_its_last_item() -> None:
+    """The alerts of a batch come after its events, with older times: the batch's time is its
+    latest, and it closes what has been idle longer than the window."""
+    correlator = IncidentCorrelator(window_s=600)
+    correlator.process([alert("a", T0)])
+    [document] = correlator.process([tick(T0 + 3_600_000_000), alert("b", T0 + MINUTE)])
+    assert document["incident"]["alert_count"] == 2
+    assert document["incident"]["state"] == "closed"
+
+
 def test_replays_give_the_same_incidents() -> None:
     assert run(attack()) == run(attack())
 
