@@ -40,9 +40,11 @@ here, and stores keep those an analyst set when a newer version arrives.
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from detection.killchain import STAGES, stage_of
@@ -221,8 +223,12 @@ def _join(incident: Incident, alert: Event, ts: int, max_timeline: int) -> None:
     incident.alert_count += 1
     _collect_assets(incident, alert)
     if len(incident.timeline) < max_timeline or new_stage:
-        incident.alert_ids.append(alert["event"]["id"])
-        incident.timeline.append(_entry(alert, stage, severity))
+        # in time order: alerts arrive out of it (fusion sends a repeat's summary when its
+        # window closes, after the alerts that followed it)
+        entry = _entry(alert, stage, severity)
+        at = bisect_right(incident.timeline, entry["at"], key=itemgetter("at"))
+        incident.alert_ids.insert(at, alert["event"]["id"])
+        incident.timeline.insert(at, entry)
 
 
 def _reach(incident: Incident, stage: str | None) -> bool:

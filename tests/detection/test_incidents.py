@@ -147,6 +147,14 @@ def test_a_batch_moves_the_clock_to_its_latest_time_not_its_last_item() -> None:
     assert document["incident"]["state"] == "closed"
 
 
+def test_the_timeline_is_in_time_order_whatever_the_order_alerts_come_in() -> None:
+    late = alert("summary-of-repeats", T0 + 2 * MINUTE)     # fusion sends it when its window ends
+    [incident] = run([alert("a", T0), alert("b", T0 + 3 * MINUTE), late]).values()
+    timeline = incident["incident"]["timeline"]
+    assert [entry["at"] for entry in timeline] == sorted(entry["at"] for entry in timeline)
+    assert incident["incident"]["alert_ids"] == [entry["alert_id"] for entry in timeline]
+
+
 def test_replays_give_the_same_incidents() -> None:
     assert run(attack()) == run(attack())
 
