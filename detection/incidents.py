@@ -106,14 +106,11 @@ class IncidentCorrelator:
         return len(self._open)
 
     def process(self, events: Sequence[Event]) -> list[Event]:
-        """The documents of the incidents this batch opened, changed or closed. The batch's
-        alerts join in event-time order: each detector adds its alerts to a batch after the
-        others', and a later alert first would move the clock past incidents that an earlier
-        one of the next detector should join."""
-        alerts = [event for event in events if isinstance(meta := event.get("event"), dict)
-                  and meta.get("kind") == "alert"]
-        for alert in sorted(alerts, key=lambda alert: _event_time(alert) or 0):
-            self._add(alert)
+        """The documents of the incidents this batch opened, changed or closed."""
+        for event in events:
+            meta = event.get("event")
+            if isinstance(meta, dict) and meta.get("kind") == "alert":
+                self._add(event)
         self._advance(latest_timestamp_us(events))
         return self._take_changed()
 
