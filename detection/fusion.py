@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from liaowang.assets import NOWHERE, Placement
-from liaowang.events import event_id, get_field, iso_timestamp, latest_timestamp_us, parse_timestamp
+from liaowang.events import event_id, get_field, iso_timestamp, latest_timestamp_us, timestamp_us
 
 Event = dict[str, Any]
 Lookup = Callable[[str], Placement]
@@ -159,7 +159,7 @@ class Fusion:
         if get_field(alert, "alert.repeat_count") is not None:
             return True   # fused already (by the sensor that shipped it): counted there
         alert.setdefault("alert", {})["repeat_count"] = 1
-        ts = _time_us(alert)
+        ts = timestamp_us(alert)
         if self.repeats == "keep" or self.window_us == 0 or ts is None:
             return True
         key = _repeat_key(alert)
@@ -218,13 +218,4 @@ def _repeat_key(alert: Event) -> tuple[Any, ...]:
 def _highest(values: Any) -> int | None:
     return max(values, default=None)
 
-
-def _time_us(event: Event) -> int | None:
-    timestamp = event.get("@timestamp")
-    if not isinstance(timestamp, str):
-        return None
-    try:
-        return parse_timestamp(timestamp)
-    except ValueError:
-        return None
 

@@ -48,7 +48,7 @@ from operator import itemgetter
 from typing import Any
 
 from detection.killchain import STAGES, stage_of
-from liaowang.events import event_id, get_field, iso_timestamp, latest_timestamp_us, parse_timestamp
+from liaowang.events import event_id, get_field, iso_timestamp, latest_timestamp_us, timestamp_us
 
 Event = dict[str, Any]
 
@@ -128,7 +128,7 @@ class IncidentCorrelator:
     # --- correlation ----------------------------------------------------------------------------
 
     def _add(self, alert: Event) -> None:
-        ts = _event_time(alert)
+        ts = timestamp_us(alert)
         if ts is None or not isinstance(get_field(alert, "event.id"), str):
             return
         self._advance(ts)
@@ -194,13 +194,6 @@ class IncidentCorrelator:
 def incident_id(first_alert_id: str) -> str:
     """The id of the incident that the alert ``first_alert_id`` opened: replays find it again."""
     return event_id(DATASET, first_alert_id)
-
-
-def _event_time(event: Event) -> int | None:
-    try:
-        return parse_timestamp(event["@timestamp"])
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _assets(alert: Event) -> list[str]:

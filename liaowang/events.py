@@ -51,6 +51,11 @@ def parse_timestamp(text: str) -> int:
     return (moment - _EPOCH) // _MICROSECOND   # every stored event passes here: kept cheap
 
 
+def timestamp_us(event: Mapping[str, Any]) -> int | None:
+    """``@timestamp`` in microseconds, or None when the event has none that reads as a time."""
+    return _readable_time(event.get("@timestamp"))
+
+
 def latest_timestamp_us(events: Iterable[Mapping[str, Any]]) -> int | None:
     """The latest ``@timestamp`` of ``events``, in microseconds: a batch's time. Not its last
     event's: detectors add their alerts after the events, stamped with older times. Timestamps
@@ -60,11 +65,16 @@ def latest_timestamp_us(events: Iterable[Mapping[str, Any]]) -> int | None:
     ...                      {"@timestamp": "2012-11-12T11:05:00.000000Z"}, {}])
     1429833601000000
     """
-    stamps = [stamp for event in events if isinstance(stamp := event.get("@timestamp"), str)]
-    if not stamps:
+    return _readable_time(max((stamp for event in events
+                               if isinstance(stamp := event.get("@timestamp"), str)),
+                              default=None))
+
+
+def _readable_time(stamp: object) -> int | None:
+    if not isinstance(stamp, str):
         return None
     try:
-        return parse_timestamp(max(stamps))
+        return parse_timestamp(stamp)
     except ValueError:
         return None
 

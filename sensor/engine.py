@@ -230,17 +230,15 @@ class Sensor:
                    ) -> tuple[list[tuple[int, Event]], dict]:
         """Decode with dpkt what the batch decoder left, filling in the same columns. Returns
         the weirds of undecodable packets, each with its row, and the payloads found."""
-        weirds: list[tuple[int, Event | None]] = []
+        weirds: list[tuple[int, Event]] = []
         payloads: dict[int, bytes] = {}
         for i in np.flatnonzero(cols.status == SLOW).tolist():
             packet = decode(block.frame(i))
             if packet.fragment is not None:
                 payloads.update(self._reassemble(packet, cols, i))
-                if cols.status[i] == MALFORMED:
-                    weirds.append((i, self._packet_weird(packet)))
-            elif packet.malformed:
+                undecodable = bool(cols.status[i] == MALFORMED)
+            elif undecodable := bool(packet.malformed):
                 cols.status[i] = MALFORMED
-                weirds.append((i, self._packet_weird(packet)))
             elif packet.proto < 0:
                 cols.status[i] = NOT_IP
             elif (tunnelled := _gtpu_fragment(packet)) is not None:
@@ -248,7 +246,9 @@ class Sensor:
             else:
                 _fill_row(cols, i, packet)
                 payloads[i] = packet.payload
-        return [(i, event) for i, event in weirds if event is not None], payloads
+            if undecodable and (weird := self._packet_weird(packet)):
+                weirds.append((i, weird))
+        return weirds, payloads
 
     def _reassemble_tunnelled(self, outer: Packet, inner: Packet, teid: int, qfi: int,
                               cols: Columns, i: int) -> dict[int, bytes]:
