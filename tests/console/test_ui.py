@@ -29,9 +29,8 @@ from console.app import WEB_DIR, create_app
 from liaowang.config import load_config
 from pipelines.store import open_store
 from pipelines.store.base import Event, Store
-from sensor.capture import CaptureFile
 from sensor.engine import Sensor
-from tests.utils.pcaps import PCAPS
+from tests.utils.pcaps import PCAPS, sensor_events
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -442,9 +441,7 @@ def test_the_hunt_shows_how_many_weirds_a_sampled_one_stands_for(page: Page,
                                                                    console: Console) -> None:
     """Weirds are sampled: the 20th of a lossy flow says it is the 20th, and its flow event how
     many the flow had in all."""
-    sensor = Sensor("lossy-tap")
-    events = [e for block in CaptureFile(S7 / "pcaps__s7__wincc_s400_production.pcapng")
-              .blocks(4096) for e in sensor.process_block(block)] + sensor.finish()
+    events = sensor_events(S7 / "pcaps__s7__wincc_s400_production.pcapng", Sensor("lossy-tap"))
     twentieth = next(e for e in events if e.get("weird", {}).get("count") == 20)
     flow = next(e for e in events if e["event"]["dataset"] == "flow"
                 and e["network"]["community_id"] == twentieth["network"]["community_id"])

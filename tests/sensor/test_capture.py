@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sensor.capture import CaptureError, CaptureFile
 from sensor.engine import Sensor
-from tests.utils.pcaps import PCAPS, manifest
+from tests.utils.pcaps import PCAPS, manifest, sensor_events
 
 ROWS = manifest()
 
@@ -117,7 +117,7 @@ def test_a_damaged_capture_is_read_as_far_as_it_goes(tmp_path_factory, source, k
         data[24 + int(where * (len(data) - 25))] ^= mask
     path = tmp_path_factory.mktemp("damaged") / source.name
     path.write_bytes(bytes(data))
-    capture, sensor = CaptureFile(path), Sensor("lab")
-    events = [e for b in capture.blocks(64) for e in sensor.process_block(b)] + sensor.finish()
+    sensor = Sensor("lab")
+    events = sensor_events(path, sensor, 64)
     assert sensor.stats.packets == sum(1 for _ in CaptureFile(path))
     assert all(e["event"]["dataset"] for e in events)

@@ -12,10 +12,10 @@ import pytest
 from scapy.all import IP, TCP, Dot1Q, Ether
 
 from liaowang.events import event_id, parse_timestamp
-from sensor.capture import CaptureFile, Frame
+from sensor.capture import Frame
 from sensor.engine import Sensor
 from sensor.flows import TCP_FLAG_LETTERS, tcp_flag_letters
-from tests.utils.pcaps import PCAPS
+from tests.utils.pcaps import PCAPS, sensor_events
 
 START_NS = 1_700_000_000_000_000_000
 REQUEST = bytes.fromhex("0001 0000 0006 01 03 0000 000a")
@@ -101,10 +101,7 @@ def test_ids_are_event_id_of_the_documented_parts() -> None:
 
 
 def replay_in_blocks(path: str, frames_per_block: int) -> list[dict]:
-    sensor = Sensor("lab", pcap_file=path)
-    events = [e for block in CaptureFile(PCAPS / path).blocks(frames_per_block)
-              for e in sensor.process_block(block)]
-    return events + sensor.finish()
+    return sensor_events(PCAPS / path, Sensor("lab", pcap_file=path), frames_per_block)
 
 
 @pytest.mark.parametrize("path", [

@@ -7,10 +7,10 @@ from collections import Counter
 from scapy.all import IP, TCP, Ether
 
 from liaowang.schema import validate
-from sensor.capture import CaptureFile, Frame
+from sensor.capture import Frame
 from sensor.engine import Sensor
 from sensor.weirds import NS_PER_S, WeirdSampler
-from tests.utils.pcaps import PCAPS
+from tests.utils.pcaps import PCAPS, sensor_events
 
 PFCP_CORPUS = PCAPS / "secdev__scapy/test__pcaps__pfcp.pcap"   # one flow, many odd messages
 LOSSY_S7 = PCAPS / "ITI__ICS-Security-Tools/pcaps__s7__wincc_s400_production.pcapng"
@@ -20,8 +20,7 @@ EVERYTHING = WeirdSampler(first=10**9)
 
 def replay(path, sampler: WeirdSampler) -> tuple[list[dict], Sensor]:
     sensor = Sensor("lab", weirds=sampler)
-    events = [e for block in CaptureFile(path).blocks(4096) for e in sensor.process_block(block)]
-    return events + sensor.finish(), sensor
+    return sensor_events(path, sensor, 4096), sensor
 
 
 def weirds(events: list[dict]) -> list[dict]:

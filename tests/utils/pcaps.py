@@ -32,9 +32,15 @@ def run_sensor(path: Path, observer: str = "test-sensor", frames: int | None = N
     """All events of one capture, or of its first ``frames`` frames, with analyzer exceptions
     re-raised (strict)."""
     options.setdefault("strict", True)
-    sensor = Sensor(observer, pcap_file=path.name, **options)
+    return sensor_events(path, Sensor(observer, pcap_file=path.name, **options), frames=frames)
+
+
+def sensor_events(path: Path, sensor: Sensor, frames_per_block: int = 512,
+                  frames: int | None = None) -> list[dict[str, Any]]:
+    """All events ``sensor`` makes of one capture (or of its first ``frames`` frames), read in
+    blocks of ``frames_per_block``."""
     events: list[dict[str, Any]] = []
-    for block in CaptureFile(path).blocks(512):
+    for block in CaptureFile(path).blocks(frames_per_block):
         if frames is not None and block.records["number"][0] > frames:
             break
         if frames is not None:
