@@ -11,25 +11,38 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from console.api.routes import stream
 from console.auth.accounts import Accounts
 from console.auth.roles import Role
 from pipelines.store.base import Event, Store
 from tests.console.api.conftest import make_alert
 
 
-def write_later(store: Store, alerts: list[Event], delay_s: float = 0.3) -> threading.Thread:
-    thread = threading.Timer(delay_s, store.write, args=(alerts,))
+def write_once_streaming(store: Store, alerts: list[Event],
+                         monkeypatch: pytest.MonkeyPatch) -> threading.Thread:
+    """Write ``alerts`` as soon as the stream has taken note of what was stored before it (a
+    fixed delay raced the stream's start on a busy machine, and the test then waited forever
+    for alerts the stream took as old)."""
+    noted = threading.Event()
+    take_note = stream.NewAlerts.start
+
+    def start(self: stream.NewAlerts) -> None:
+        take_note(self)
+        noted.set()
+
+    monkeypatch.setattr(stream.NewAlerts, "start", start)
+    thread = threading.Thread(target=lambda: noted.wait(60) and store.write(alerts))
     thread.start()
     return thread
 
 
 def test_new_alerts_arrive_once_each(client_as: Callable[[Role], TestClient], store: Store,
-                                     alerts: dict[str, Event],
-                                     events: dict[str, Event]) -> None:
+                                     alerts: dict[str, Event], events: dict[str, Event],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     fresh = [make_alert(f"fresh-{n}", timedelta(seconds=n), 4, [events["write_request"]])
              for n in (2, 1)]
     received: list[Event] = []
-    writer = write_later(store, [*fresh, events["flow"]])
+    writer = write_once_streaming(store, [*fresh, events["flow"]], monkeypatch)
     with client_as(Role.viewer).stream("GET", "/api/stream/alerts") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():
