@@ -186,6 +186,7 @@ def run_replay(args: argparse.Namespace) -> int:
     sinks = _sinks(args, settings)
     detectors = _detectors(args, settings)
     cli_reload.reload_on_sighup()
+    freeze_long_lived()   # the rule pack and sinks live as long as the run
     with _progress_bar(sum(c.size for c in captures)) as progress:
         summary = replay(captures, sinks, settings.sensor, progress, detectors)
     flush_started = time.monotonic()

@@ -133,10 +133,10 @@ def test_an_unknown_analyzer_is_refused_with_the_known_ones() -> None:
 
 EXIT_PROBE = """
 import atexit, gc, sys
-from console.cli import command
-atexit.register(lambda: print(gc.get_freeze_count()))
+from console.program import main
+atexit.register(lambda: print(gc.get_freeze_count(), gc.isenabled()))
 sys.argv[0] = "liaowang"
-sys.exit(command())
+sys.exit(main())
 """
 
 
@@ -144,5 +144,7 @@ def test_the_program_hands_what_is_left_to_reference_counting_before_it_exits() 
     done = subprocess.run([sys.executable, "-c", EXIT_PROBE, "replay", str(SMALL_MODBUS),
                            "--jsonl", "/dev/null"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout) > 10_000      # the rule pack and configuration, out of gc's walks
+    frozen, collecting = done.stdout.split()
+    assert int(frozen) > 10_000      # the rule pack and configuration, out of gc's walks
+    assert collecting == "True"      # cycles made while running are still collected
     assert done.stderr.strip().splitlines()[-1].startswith("packets=166 flows=19 ")
