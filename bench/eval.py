@@ -145,7 +145,7 @@ def window_labels(capture: LabelledCapture, events: list[Event],
 def score_windows(model: AnomalyModel, events: list[Event],
                   positive: set[tuple[str, str, int]]) -> tuple[list[float], list[int]]:
     builder = WindowBuilder(model.window_seconds)
-    windows = builder.add(events) + builder.flush()
+    windows = [window for _, window in builder.add(events)] + builder.flush()
     if not windows:
         return [], []
     scores = model.estimator.anomaly_score([model.row(w) for w in windows])

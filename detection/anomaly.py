@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
 from detection.alerts import anomaly_alert, violation_alert
-from detection.base import Event
+from detection.base import Event, Placed, alerts_of
 from detection.baseline import Baseline, BaselineLearner
 from detection.features import (
     FEATURES,
@@ -93,10 +94,13 @@ class Trainer:
         self._builder = WindowBuilder(window_seconds)
         self._windows: list[Window] = []
 
-    def process(self, events: Sequence[Event]) -> list[Event]:
+    def place(self, events: Sequence[Event]) -> list[Placed]:
         self._learner.learn(events)
-        self._windows += self._builder.add(events)
+        self._windows += [window for _, window in self._builder.add(events)]
         return []
+
+    def process(self, events: Sequence[Event]) -> list[Event]:
+        return alerts_of(self.place(events))
 
     def finish(self) -> list[Event]:
         """The end of one input: its last windows close, and the next input starts afresh
@@ -153,30 +157,40 @@ class AnomalyDetector:
         self._builder = WindowBuilder(model.window_seconds)
         self._reported: set[tuple[str, ...]] = set()
 
+    def place(self, events: Sequence[Event]) -> list[Placed]:
+        """Baseline violations after the event that broke the baseline, anomalous windows
+        after the event that closed them."""
+        violations = self._violations(events) if self.enforce_baseline else []
+        closed = self._builder.add(events)
+        scored = self._score([window for _, window in closed])
+        windows = [(index, alert) for (index, _), alert in zip(closed, scored, strict=True)
+                   if alert is not None]
+        return sorted(violations + windows, key=itemgetter(0))
+
     def process(self, events: Sequence[Event]) -> list[Event]:
-        alerts = self._violations(events) if self.enforce_baseline else []
-        return alerts + self._score(self._builder.add(events))
+        return alerts_of(self.place(events))
 
     def finish(self) -> list[Event]:
-        return self._score(self._builder.flush())
+        return [alert for alert in self._score(self._builder.flush()) if alert is not None]
 
-    def _violations(self, events: Sequence[Event]) -> list[Event]:
+    def _violations(self, events: Sequence[Event]) -> list[Placed]:
         alerts = []
-        for event in events:
+        for index, event in enumerate(events):
             for violation in self.model.baseline.violations(event):
                 key = (violation.kind, violation.reason)
                 if key in self._reported or len(self._reported) >= MAX_REPORTED:
                     continue
                 self._reported.add(key)
-                alerts.append(violation_alert(event, violation))
+                alerts.append((index, violation_alert(event, violation)))
         return alerts
 
-    def _score(self, windows: list[Window]) -> list[Event]:
+    def _score(self, windows: list[Window]) -> list[Event | None]:
+        """For each window, its alert when the model scores it above the threshold."""
         if not windows:
             return []
         rows = [self.model.row(w) for w in windows]
         scores = self.model.estimator.anomaly_score(rows)
         threshold = self.model.estimator.threshold_
         return [anomaly_alert(w, float(s), threshold, self.model.explain(w, row),
-                              self.model_name)
-                for w, row, s in zip(windows, rows, scores, strict=True) if s > threshold]
+                              self.model_name) if s > threshold else None
+                for w, row, s in zip(windows, rows, scores, strict=True)]

@@ -1,22 +1,27 @@
 """The detector contract: events in, alerts out.
 
 A detector sees every batch of events in order (event time, as the sensor emits them) and returns
-the alerts they complete; state (correlation windows, baselines) stays inside it and bounded.
-``finish`` returns what only the end of the input completes. Alerts are events with
-``event.kind: alert`` (see ARCHITECTURE.md).
+the alerts they complete, each with the index in the batch of the event that completed it; state
+(correlation windows, baselines) stays inside it and bounded. ``finish`` returns what only the
+end of the input completes. Alerts are events with ``event.kind: alert`` (see ARCHITECTURE.md).
+
+:func:`detect` puts each alert right after the event that raised it, so what the steps after the
+detectors see (fusion, incidents, the sinks) is the same however the input was cut into batches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, Protocol
 
 Event = dict[str, Any]
+Placed = tuple[int, Event]   # (index of the event that raised it, the alert)
 
 
 class Detector(Protocol):
-    def process(self, events: Sequence[Event]) -> list[Event]:
-        """The alerts this batch raises."""
+    def place(self, events: Sequence[Event]) -> list[Placed]:
+        """The alerts this batch raises, each with the index of the event that raised it."""
         ...
 
     def finish(self) -> list[Event]:
@@ -24,7 +29,29 @@ class Detector(Protocol):
         ...
 
 
+def alerts_of(placed: Sequence[Placed]) -> list[Event]:
+    return [alert for _, alert in placed]
+
+
 def detect(detectors: Sequence[Detector], events: list[Event]) -> list[Event]:
-    """``events`` followed by every alert they raise."""
-    alerts = [alert for detector in detectors for alert in detector.process(events)]
-    return events + alerts if alerts else events
+    """``events`` with every alert they raise right after the event that raised it (several
+    after one event in the detectors' order).
+
+    >>> class Echo:
+    ...     def place(self, events):
+    ...         return [(i, {"alert": e}) for i, e in enumerate(events) if e == "x"]
+    >>> detect([Echo()], ["a", "x", "b"])
+    ['a', 'x', {'alert': 'x'}, 'b']
+    """
+    placed = [item for detector in detectors for item in detector.place(events)]
+    if not placed:
+        return events
+    placed.sort(key=itemgetter(0))   # stable: one detector's alerts keep their order
+    stream: list[Event] = []
+    start = 0
+    for index, alert in placed:
+        stream += events[start:index + 1]
+        stream.append(alert)
+        start = index + 1
+    stream += events[start:]
+    return stream

@@ -49,6 +49,7 @@ MIN_SCALES: tuple[float, ...] = (0.05, 0.05, 0.05, 0.1, 1.0, 0.05, 0.05, 1.0, 0.
 MAX_EVIDENCE = 20
 MAX_ADDRESSES = 4096
 MAX_PAIRS = 100_000
+INFINITE_US = 2**63
 
 
 @dataclass(slots=True)
@@ -107,17 +108,20 @@ class WindowBuilder:
         self._open: dict[tuple[str, str], Window] = {}
         self._last_request: dict[tuple[str, str], int] = {}
         self._watermark = 0
+        self._earliest_end = INFINITE_US   # no open window ends before it
 
-    def add(self, events: Iterable[Event]) -> list[Window]:
-        closed: list[Window] = []
-        for event in events:
-            closed += self._add_one(event)
-        return closed + self._close_before(self._watermark - self.length_us)
+    def add(self, events: Iterable[Event]) -> list[tuple[int, Window]]:
+        """The windows ``events`` close, each with the index of the event that closed it: the
+        next event of its pair and dataset outside it, or the first event a whole window length
+        past its end (the pair went quiet). Each event's turn, so not the batches."""
+        return [(index, window) for index, event in enumerate(events)
+                for window in self._add_one(event)]
 
     def flush(self) -> list[Window]:
         """Every open window (the end of the input)."""
         windows = sorted(self._open.values(), key=lambda w: (w.start_us, w.pair, w.dataset))
         self._open.clear()
+        self._earliest_end = INFINITE_US
         return windows
 
     def _add_one(self, event: Event) -> list[Window]:
@@ -135,17 +139,22 @@ class WindowBuilder:
             start = ts - ts % self.length_us
             window = self._open[key] = Window(key[0], key[1], start, self.length_us,
                                               previous_request_us=self._last_request.get(key))
+            self._earliest_end = min(self._earliest_end, window.end_us)
         window.add(event, view, ts)
         if window.request_times:
             if len(self._last_request) >= MAX_PAIRS:
                 self._last_request.clear()  # bounded state: lose one interval per pair
             self._last_request[key] = window.request_times[-1]
+        if self._earliest_end <= self._watermark - self.length_us:
+            closed += self._close_before(self._watermark - self.length_us)
         return closed
 
     def _close_before(self, moment: int) -> list[Window]:
         """Windows that ended before ``moment``: their pair went quiet."""
         done = [k for k, w in self._open.items() if w.end_us <= moment]
-        return [self._open.pop(k) for k in sorted(done)]
+        closed = [self._open.pop(k) for k in sorted(done)]
+        self._earliest_end = min((w.end_us for w in self._open.values()), default=INFINITE_US)
+        return closed
 
 
 def entropy_bits(counts: Iterable[int]) -> float:

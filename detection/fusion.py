@@ -27,8 +27,9 @@ A repeat is an alert of the same rule between the same source and destination wi
 away, such as one from an older capture replayed after a newer one, opens a window of its own.
 The first goes out at once; the repeats are held back. With ``repeats="count"``, when the window
 closes (an alert or event of a later time arrives, or the input ends) one alert stands for the
-held ones: the latest of them, with its own id, ``alert.repeat_count`` (occurrences in the window,
-the first included) and ``alert.repeat_of`` (the id of the first), spanning ``event.start`` to
+held ones, right before what closed it, so where batches begin and end changes nothing. It is
+the latest of them, with its own id, ``alert.repeat_count`` (occurrences in the window, the
+first included) and ``alert.repeat_of`` (the id of the first), spanning ``event.start`` to
 ``event.end``; every other alert that passes has ``alert.repeat_count: 1``, and an alert that
 already has it (fused by the sensor that shipped it to a console) is scored, never folded again.
 With ``"drop"`` the repeats are only counted (:attr:`Fusion.dropped`); ``"keep"`` lets every
@@ -62,7 +63,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from liaowang.assets import NOWHERE, Placement
-from liaowang.events import event_id, get_field, iso_timestamp, latest_timestamp_us, timestamp_us
+from liaowang.events import Deadline, event_id, get_field, iso_timestamp, timestamp_us
 
 Event = dict[str, Any]
 Lookup = Callable[[str], Placement]
@@ -72,6 +73,7 @@ UNKNOWN_SEVERITY = 2
 NEUTRAL_CRITICALITY = 3
 ASSET_WEIGHT, ZONE_WEIGHT = 0.7, 0.3
 MAX_KEYS = 100_000
+EARLIEST_US = -(2**63)
 
 
 def risk_score(severity: int, anomaly: float | None = None, asset_criticality: int | None = None,
@@ -117,18 +119,21 @@ class Fusion:
         self.dropped = 0
         self._windows: OrderedDict[tuple[Any, ...], _Window] = OrderedDict()
         self._closed: list[Event] = []   # alerts of windows closed by a repeat's successor
+        self._deadline = Deadline()       # when the oldest window ends
 
     def __call__(self, events: list[Event]) -> list[Event]:
         passed: list[Event] = []
         for event in events:
+            if (now := self._deadline.passed_by(event)) is not None:
+                passed += self._close_before(now - self.window_us)
             if get_field(event, "event.kind") != "alert":
                 passed.append(event)
                 continue
             self.score(event)
-            if self._first_of_window(event):
+            first = self._first_of_window(event)
+            passed += self._close_before(EARLIEST_US)   # only what the alert closed
+            if first:
                 passed.append(event)
-        if (now := latest_timestamp_us(events)) is not None:
-            passed.extend(self._close_before(now - self.window_us))
         return passed
 
     def finish(self) -> list[Event]:
@@ -180,7 +185,8 @@ class Fusion:
 
     def _close_before(self, cutoff_us: int | None) -> list[Event]:
         """Close, in the order they opened, the windows that started before ``cutoff_us`` (all
-        of them for ``None``) and the oldest beyond :attr:`max_keys`."""
+        of them for ``None``) and the oldest beyond :attr:`max_keys`; with what a repeat's
+        successor closed first."""
         out, self._closed = self._closed, []
         while self._windows:
             key, window = next(iter(self._windows.items()))
@@ -188,6 +194,8 @@ class Fusion:
                     and len(self._windows) <= self.max_keys):
                 break
             out.extend(self._close(key))
+        oldest = next(iter(self._windows.values()), None)
+        self._deadline.set(None if oldest is None else oldest.start_us + self.window_us)
         return out
 
     def _close(self, key: tuple[Any, ...]) -> list[Event]:

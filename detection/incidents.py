@@ -48,7 +48,7 @@ from operator import itemgetter
 from typing import Any
 
 from detection.killchain import STAGES, stage_of
-from liaowang.events import event_id, get_field, iso_timestamp, latest_timestamp_us, timestamp_us
+from liaowang.events import Deadline, event_id, get_field, iso_timestamp, timestamp_us
 
 Event = dict[str, Any]
 
@@ -100,18 +100,21 @@ class IncidentCorrelator:
         self._open: OrderedDict[str, Incident] = OrderedDict()   # least recently active first
         self._by_asset: dict[str, set[str]] = {}
         self._changed: dict[str, Incident] = {}
+        self._idle_after = Deadline()   # when the least recently active incident closes
 
     @property
     def open_count(self) -> int:
         return len(self._open)
 
     def process(self, events: Sequence[Event]) -> list[Event]:
-        """The documents of the incidents this batch opened, changed or closed."""
+        """The documents of the incidents this batch opened, changed or closed. The clock moves
+        event by event, so where batches begin and end changes no incident."""
         for event in events:
             meta = event.get("event")
             if isinstance(meta, dict) and meta.get("kind") == "alert":
                 self._add(event)
-        self._advance(latest_timestamp_us(events))
+            elif (ts := self._idle_after.passed_by(event)) is not None:
+                self._advance(ts)
         return self._take_changed()
 
     def __call__(self, events: list[Event]) -> list[Event]:
@@ -123,6 +126,7 @@ class IncidentCorrelator:
         """The end of the input closes every open incident."""
         for incident in list(self._open.values()):
             self._close(incident)
+        self._watch_oldest()
         return self._take_changed()
 
     # --- correlation ----------------------------------------------------------------------------
@@ -140,6 +144,7 @@ class IncidentCorrelator:
         self._open.move_to_end(incident.id)
         self._changed[incident.id] = incident
         self._enforce_cap()
+        self._watch_oldest()
 
     def _match(self, assets: Iterable[str]) -> Incident | None:
         """The most recently active open incident sharing an asset."""
@@ -159,9 +164,9 @@ class IncidentCorrelator:
         for asset in assets:
             self._by_asset.setdefault(asset, set()).add(incident.id)
 
-    def _advance(self, ts: int | None) -> None:
+    def _advance(self, ts: int) -> None:
         """Move the clock to ``ts`` and close what has been idle for longer than the window."""
-        if ts is None or ts <= self.now_us:
+        if ts <= self.now_us:
             return
         self.now_us = ts
         while self._open:
@@ -169,6 +174,11 @@ class IncidentCorrelator:
             if oldest.last_us + self.window_us >= ts:
                 break
             self._close(oldest)
+        self._watch_oldest()
+
+    def _watch_oldest(self) -> None:
+        oldest = next(iter(self._open.values()), None)
+        self._idle_after.set(None if oldest is None else oldest.last_us + self.window_us)
 
     def _enforce_cap(self) -> None:
         while len(self._open) > self.max_open:

@@ -12,7 +12,7 @@ Times travel through the sensor as integer microseconds since the epoch, and bec
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from hashlib import blake2b
@@ -56,18 +56,41 @@ def timestamp_us(event: Mapping[str, Any]) -> int | None:
     return _readable_time(event.get("@timestamp"))
 
 
-def latest_timestamp_us(events: Iterable[Mapping[str, Any]]) -> int | None:
-    """The latest ``@timestamp`` of ``events``, in microseconds: a batch's time. Not its last
-    event's: detectors add their alerts after the events, stamped with older times. Timestamps
-    written as :func:`iso_timestamp` writes them sort as text as they do in time.
+class Deadline:
+    """A moment of event time that a stream of events is watched for passing (a window's end),
+    at the cost of a text comparison for most events: timestamps in the form
+    :func:`iso_timestamp` writes sort as text as they do in time; others are parsed.
 
-    >>> latest_timestamp_us([{"@timestamp": "2015-04-24T00:00:01.000000Z"},
-    ...                      {"@timestamp": "2012-11-12T11:05:00.000000Z"}, {}])
-    1429833601000000
+    >>> deadline = Deadline()
+    >>> deadline.set(1445508000000000)
+    >>> deadline.passed_by({"@timestamp": "2015-10-22T09:59:59.000000Z"}) is None
+    True
+    >>> deadline.passed_by({"@timestamp": "2015-10-22T18:00:01+08:00"})
+    1445508001000000
     """
-    return _readable_time(max((stamp for event in events
-                               if isinstance(stamp := event.get("@timestamp"), str)),
-                              default=None))
+
+    __slots__ = ("_text", "us")
+
+    def __init__(self) -> None:
+        self.us: int | None = None
+        self._text = ""
+
+    def set(self, us: int | None) -> None:
+        """Watch for ``us`` (None: for nothing)."""
+        self.us = us
+        self._text = "" if us is None else iso_timestamp(us)
+
+    def passed_by(self, event: Mapping[str, Any]) -> int | None:
+        """The event's time when it is later than the deadline, else None."""
+        if self.us is None:
+            return None
+        stamp = event.get("@timestamp")
+        if not isinstance(stamp, str):
+            return None
+        if len(stamp) == len(self._text) and stamp[-1] == "Z" and stamp <= self._text:
+            return None
+        ts = _readable_time(stamp)
+        return ts if ts is not None and ts > self.us else None
 
 
 def _readable_time(stamp: object) -> int | None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from liaowang.schema import validate
 from tests.utils.pcaps import PCAPS
 
@@ -46,27 +48,28 @@ def test_replay_of_several_files_to_a_jsonl_file(tmp_path) -> None:
     assert files == {SMALL_MODBUS.name, other.name}
 
 
-def test_alerts_do_not_depend_on_the_replay_block_size(tmp_path) -> None:
-    """Flows end on a grid of packet time and the sensor's events come in the order of the
-    packets that made them, so the correlations see the same stream whatever the block size:
-    the same events in the same order, and the same alerts. (Where alerts fall among the events
-    and among each other's detectors changes: each detector adds its alerts after a block.)"""
-    capture = PCAPS / "cisagov__icsnpp-bacnet/testing__traces__bacnet_example.pcap"
-    runs = {}
+@pytest.mark.parametrize(("capture", "least_alerts"), [
+    ("cisagov__icsnpp-bacnet/testing__traces__bacnet_example.pcap", 4),   # flow correlations
+    ("zeek__zeek/testing__btest__Traces__dnp3__dnp3.pcap", 3),
+])
+def test_nothing_depends_on_the_replay_block_size(tmp_path, capture: str,
+                                                 least_alerts: int) -> None:
+    """Flows end on a grid of packet time, the sensor's events come in the order of the
+    packets that made them, each alert right after the event that raised it, and fusion and
+    incidents move their clocks item by item: the same stream whatever the block size, events
+    and alerts in the same order, and the same incidents."""
+    streams, incidents = {}, {}
     for frames in (5, 4096):
         config, out = tmp_path / f"{frames}.yml", tmp_path / f"{frames}.jsonl"
         config.write_text(f"sensor: {{batch_size: {frames}}}\n")
-        done = run("replay", str(capture), "--config", str(config), "--jsonl", str(out))
+        done = run("replay", str(PCAPS / capture), "--config", str(config), "--jsonl", str(out))
         assert done.returncode == 0, done.stderr
-        runs[frames] = [json.loads(line) for line in out.read_text().splitlines()]
-    events = {frames: [e for e in lines if e["event"]["kind"] == "event"]
-              for frames, lines in runs.items()}
-    alerts = {frames: sorted((e for e in lines if e["event"]["kind"] == "alert"),
-                             key=lambda alert: alert["event"]["id"])
-              for frames, lines in runs.items()}
-    assert events[5] == events[4096]
-    sweeps = [a for a in alerts[5] if a["event"]["dataset"] == "flow"]  # flow correlations
-    assert len(sweeps) >= 4 and alerts[5] == alerts[4096]
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        streams[frames] = [e for e in lines if e["event"]["kind"] != "signal"]
+        incidents[frames] = {e["event"]["id"]: e for e in lines if e["event"]["kind"] == "signal"}
+    assert streams[5] == streams[4096]
+    assert sum(e["event"]["kind"] == "alert" for e in streams[5]) >= least_alerts
+    assert incidents[5] == incidents[4096] and incidents[5]
 
 
 def test_a_missing_capture_is_refused_with_one_line_and_exit_code_2(tmp_path) -> None:

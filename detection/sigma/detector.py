@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
+from detection.base import Placed, alerts_of
 from detection.sigma.alerts import Evidence, RuleInfo, make_alert
 from detection.sigma.compiler import Predicate, UnsupportedRule, compile_rule
 from detection.sigma.correlation import Correlation, compile_correlation, match_of
@@ -115,8 +116,12 @@ class SigmaDetector:
         return cls(load_pack(paths or [SHIPPED_RULES]), tuning, lists)
 
     def process(self, events: Sequence[Event]) -> list[Event]:
-        alerts: list[Event] = []
-        for event in events:
+        """The alerts of :meth:`place`, without their places."""
+        return alerts_of(self.place(events))
+
+    def place(self, events: Sequence[Event]) -> list[Placed]:
+        alerts: list[Placed] = []
+        for index, event in enumerate(events):
             meta = event.get("event")
             if type(meta) is not dict or meta.get("kind") == "alert":
                 continue
@@ -125,37 +130,40 @@ class SigmaDetector:
                 continue
             for rule in rules.candidates(event):
                 if rule.matches(event):
-                    self._matched(rule, event, alerts)
+                    alerts += [(index, alert) for alert in self._matched(rule, event)]
         return alerts
 
     def finish(self) -> list[Event]:
         """Nothing: in-stream correlations complete on an event, never on the end of input."""
         return []
 
-    def _matched(self, rule: CompiledRule, event: Event, alerts: list[Event]) -> None:
+    def _matched(self, rule: CompiledRule, event: Event) -> list[Event]:
+        alerts = []
         if rule.alerting:
             key = (rule.key, _endpoint(event, "source"), _endpoint(event, "destination"))
-            self._alert(rule.info, event, [Evidence.of(event)], key, rule.suppress_s, alerts,
-                        rule.excepted)
+            alerts += self._alert(rule.info, event, [Evidence.of(event)], key, rule.suppress_s,
+                                  rule.excepted)
         if not rule.feeds:
-            return
+            return alerts
         seen = match_of(event)
         for correlation in rule.feeds:
             done = correlation.state.observe(rule.key, event, seen)
             if done is not None and correlation.alerting:
                 key = (correlation.info.id, *done.group)
-                self._alert(correlation.info, done.trigger, done.evidence, key,
-                            correlation.suppress_s, alerts, correlation.excepted)
+                alerts += self._alert(correlation.info, done.trigger, done.evidence, key,
+                                      correlation.suppress_s, correlation.excepted)
+        return alerts
 
     def _alert(self, info: RuleInfo, trigger: Event, evidence: list[Evidence],
-               key: tuple[Any, ...], suppress_s: float | None, alerts: list[Event],
-               excepted: EventTest | None = None) -> None:
+               key: tuple[Any, ...], suppress_s: float | None,
+               excepted: EventTest | None = None) -> list[Event]:
+        """The alert, or none when an exception or the suppression window holds it back."""
         if excepted is not None and excepted(trigger):
-            return
+            return []
         if suppress_s and not self._suppressor.allows(
                 key, event_time_us(trigger), suppress_s):
-            return
-        alerts.append(make_alert(info, trigger, evidence))
+            return []
+        return [make_alert(info, trigger, evidence)]
 
     def adopt_state(self, previous: SigmaDetector) -> int:
         """Take over the windows of ``previous``'s correlations that this detector has too,

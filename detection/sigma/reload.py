@@ -16,7 +16,7 @@ and skipped by the loader, the others load.
 ...     return SigmaDetector(RulePack())
 >>> detector = ReloadingDetector(build, report=lambda line: None)
 >>> detector.request_reload()
->>> detector.process([]), len(builds)
+>>> detector.place([]), len(builds)
 ([], 2)
 """
 
@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from detection.base import Placed
 from detection.sigma.detector import SigmaDetector
 from detection.sigma.fields import Event
 
@@ -53,11 +54,11 @@ class ReloadingDetector:
         """Ask for a reload before the next batch (safe in a signal handler)."""
         self._requested.set()
 
-    def process(self, events: Sequence[Event]) -> list[Event]:
+    def place(self, events: Sequence[Event]) -> list[Placed]:
         if self._requested.is_set() or self._watched_changed():
             self._requested.clear()
             self.reload()
-        return self.current.process(events)
+        return self.current.place(events)
 
     def finish(self) -> list[Event]:
         return self.current.finish()

@@ -96,8 +96,8 @@ def test_repeats_within_the_window_are_held_and_counted_when_it_closes() -> None
     other_pair = fusion([alert(4, 40, source="10.0.0.9")])
     assert [e["event"]["id"] for e in other_pair] == ["a4"]
     later = fusion([event(120)])   # event time passes the first window: it closes
-    assert later[0]["event"]["id"] == "e120"
-    (summary,) = later[1:]   # both windows closed; only the first had repeats to stand for
+    assert later[-1]["event"]["id"] == "e120"
+    (summary,) = later[:-1]   # both windows closed; only the first had repeats to stand for
     assert summary["alert"] == {"repeat_count": 3, "repeat_of": "a1"}
     assert summary["event"]["start"] == iso_timestamp(T0 + 1_000_000)
     assert summary["event"]["end"] == iso_timestamp(T0 + 30_000_000)
@@ -106,22 +106,27 @@ def test_repeats_within_the_window_are_held_and_counted_when_it_closes() -> None
     assert fusion.finish() == []
 
 
-def test_a_batch_closes_windows_on_its_latest_time_not_on_its_last_item() -> None:
-    """Detectors add their alerts after a batch's events, stamped with older times (a model's
-    window, say): the batch's time is its latest, so held repeats go out in it."""
+def stream() -> list[dict]:
+    return [alert(1, 0), alert(2, 5), event(30), alert(3, 20, rule="r2"), event(3600),
+            alert(4, 3599, rule="r2"), alert(5, 3600)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+def test_held_repeats_go_out_before_what_closed_them_whatever_the_batches(size: int) -> None:
     fusion = Fusion(window_s=60)
-    fusion([alert(1, 0), alert(2, 5)])
-    out = fusion([event(3600), alert(3, 10, rule="r2")])
-    assert [e["alert"].get("repeat_of") for e in out if e["event"]["kind"] == "alert"] \
-        == [None, "a1"]
+    items = stream()
+    out = [e for i in range(0, len(items), size) for e in fusion(items[i:i + size])]
+    out += fusion.finish()
+    assert [e["alert"].get("repeat_of", e["event"]["id"]) if "alert" in e else e["event"]["id"]
+            for e in out] == ["a1", "e30", "a3", "a1", "e3600", "a4", "a5"]
 
 
 def test_a_repeat_after_the_window_opens_a_new_one_and_goes_out() -> None:
     fusion = Fusion(window_s=10)
     out = fusion([alert(1, 0), alert(2, 5), alert(3, 11)])
-    assert [e["event"]["id"] for e in out][:2] == ["a1", "a3"]
-    (summary,) = [e for e in out if "repeat_of" in e["alert"]]
-    assert summary["alert"]["repeat_count"] == 2
+    first, summary, new = out
+    assert (first["event"]["id"], new["event"]["id"]) == ("a1", "a3")
+    assert summary["alert"] == {"repeat_count": 2, "repeat_of": "a1"}
 
 
 def test_an_alert_fused_upstream_is_scored_but_not_folded_again() -> None:

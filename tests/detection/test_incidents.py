@@ -123,14 +123,17 @@ def test_an_idle_incident_closes_when_event_time_passes_the_window() -> None:
     assert closed["incident"]["state"] == "closed" and correlator.open_count == 0
 
 
-def test_a_batch_moves_the_clock_to_its_latest_time_not_its_last_item() -> None:
-    """The alerts of a batch come after its events, with older times: the batch's time is its
-    latest, and it closes what has been idle longer than the window."""
-    correlator = IncidentCorrelator(window_s=600)
-    correlator.process([alert("a", T0)])
-    [document] = correlator.process([tick(T0 + 3_600_000_000), alert("b", T0 + MINUTE)])
-    assert document["incident"]["alert_count"] == 2
-    assert document["incident"]["state"] == "closed"
+@pytest.mark.parametrize("size", [2, 3])
+def test_the_clock_moves_item_by_item_whatever_the_batches(size: int) -> None:
+    """An event an hour later closes the idle incident before the older alert after it."""
+    items = [alert("a", T0), tick(T0 + 3_600_000_000), alert("b", T0 + MINUTE)]
+    one_by_one = run(items, window_s=600)
+    correlator, batched = IncidentCorrelator(window_s=600), {}
+    for start in range(0, len(items), size):
+        batched |= {d["event"]["id"]: d for d in correlator.process(items[start:start + size])}
+    batched |= {d["event"]["id"]: d for d in correlator.finish()}
+    assert batched == one_by_one
+    assert [d["incident"]["alert_count"] for d in batched.values()] == [1, 1]
 
 
 def test_the_timeline_is_in_time_order_whatever_the_order_alerts_come_in() -> None:

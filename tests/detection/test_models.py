@@ -11,9 +11,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import check_estimator
 
 from detection.anomaly import AnomalyDetector, AnomalyModel
+from detection.base import detect
 from detection.features import FEATURES
 from detection.modelfile import load_model, save_model
 from detection.models import WindowIsolationForest, to_anomaly_score
+from liaowang.events import parse_timestamp
 from liaowang.schema import validate
 from tests.detection.conftest import POLLER, train
 
@@ -151,3 +153,25 @@ def test_the_estimator_with_calibration_passes_the_scikit_learn_checks():
                                                     calibration_folds=3, random_state=0),
                               on_skip=None)
     assert [r["check_name"] for r in results if r["status"] == "failed"] == []
+
+
+def detected(model: AnomalyModel, events: list, size: int) -> list:
+    """What the sinks receive when ``events`` come in batches of ``size``."""
+    detector = AnomalyDetector(model)
+    stream = [item for start in range(0, len(events), size)
+              for item in detect([detector], events[start:start + size])]
+    return stream + detector.finish()
+
+
+@pytest.mark.parametrize("size", [1, 7, 64])
+def test_a_window_alert_follows_the_event_that_closed_it_whatever_the_batches(
+        model: AnomalyModel, poller_burst, size: int):
+    whole = detected(model, poller_burst, len(poller_burst))
+    assert detected(model, poller_burst, size) == whole
+    placed = [i for i, item in enumerate(whole[:len(poller_burst)])
+              if item["event"]["kind"] == "alert"]
+    assert placed, "every window alert waited for the end of the input"
+    for i in placed:
+        closing, alert = whole[i - 1], whole[i]
+        assert closing["event"]["kind"] == "event"
+        assert parse_timestamp(closing["@timestamp"]) >= parse_timestamp(alert["event"]["end"])

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from detection.base import Detector
 from detection.sigma import SigmaDetector
 from detection.sigma.loader import load_pack
 from detection.sigma.overrides import OverridesError, read_overrides, set_enabled
@@ -17,8 +18,8 @@ from tests.detection.test_sigma_correlation import EVENT_COUNT, corr_alerts, eve
 CODE_A = "00000000-0000-4000-8000-00000000000a"
 
 
-def alerts_of(detector: SigmaDetector, name: str, events: list[dict[str, Any]]) -> list[str]:
-    return [a["event"]["id"] for a in detector.process(events) if a["rule"]["name"] == name]
+def alerts_of(detector: Detector, name: str, events: list[dict[str, Any]]) -> list[str]:
+    return [a["event"]["id"] for _, a in detector.place(events) if a["rule"]["name"] == name]
 
 
 @pytest.mark.parametrize(("exception", "dropped"), [
@@ -123,7 +124,7 @@ def test_a_reloading_detector_keeps_its_rules_when_the_new_configuration_is_brok
     config.write_text("detection: {rules: {corr: {severity: 2}}}\n")
     (rules / "broken.yml").write_text("title: broken\ndetection: {condition: nothing}\n")
     detector.request_reload()
-    alerts = detector.process([event(3, 2)])
+    alerts = [alert for _, alert in detector.place([event(3, 2)])]
     assert any("broken.yml" in line for line in said), said
     assert said[-1] == "rules reloaded: 3 rules, 1 correlation windows kept"
     severities = {a["rule"]["name"]: a["event"]["severity"] for a in alerts}

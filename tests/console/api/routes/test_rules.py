@@ -85,7 +85,7 @@ def test_a_switched_off_rule_stops_alerting_in_a_running_detector(
 def stop_alerts(detector: ReloadingDetector) -> int:
     stamp = f"2026-01-01T00:{time.time_ns() % 60:02d}:00.000000Z"  # new each time: no suppression
     event = STOP_EVENT | {"@timestamp": stamp}
-    return sum(alert["rule"]["id"] == S7_STOP for alert in detector.process([event]))
+    return sum(alert["rule"]["id"] == S7_STOP for _, alert in detector.place([event]))
 
 
 def test_unknown_rule_and_bad_body_are_refused(client: TestClient) -> None:
