@@ -110,15 +110,15 @@ def test_live_capture_gives_the_events_of_the_file(tap: Tap, start_sensor: Start
 
 
 PSEUDONYM = re.compile(r"pn:[0-9a-f]{20}")   # live and replay keep keys of their own
-NOT_COMPARED = ("@timestamp", "observer", "pcap", "log", "related")
+NOT_COMPARED = ("@timestamp", "observer", "pcap", "log", "related", "evidence")
 
 
 def protocol_events(evs: list[dict[str, Any]]) -> list[str]:
-    """The analyzers' events, without what differs by nature between a file and a wire: times,
-    frame numbers, ids and the file's name."""
+    """The analyzers' events and the alerts they raise, without what differs by nature between
+    a file and a wire: times, frame numbers, ids and the file's name."""
     kept = []
     for event in evs:
-        if event["event"]["kind"] != "event" or event["event"]["dataset"] == "flow":
+        if event["event"]["kind"] not in ("event", "alert") or event["event"]["dataset"] == "flow":
             continue
         event = {k: v for k, v in event.items() if k not in NOT_COMPARED}
         event["event"] = {k: event["event"][k] for k in ("kind", "dataset")}
@@ -126,15 +126,15 @@ def protocol_events(evs: list[dict[str, Any]]) -> list[str]:
     return sorted(kept)
 
 
-@pytest.mark.parametrize("capture", [
-    "ITI__ICS-Security-Tools/pcaps__openics__EIP-RebootorRestart.pcap",        # EtherNet/IP, CIP
-    "cisagov__icsnpp-bacnet/testing__traces__bacnet_error_reject_abort.pcap",  # BACnet/IP
-    "abdessamad-elamrani__traffic-factory/UPF-to-SMF-during-UE-sending-traffic.pcap",  # PFCP
-    "AgentCarter1__S7comm-Plus-Anomaly-Detection/"
-    "Wireshark_Paketler__yeni__offline_start_yenimisss.pcapng",                 # S7comm-plus
+@pytest.mark.parametrize(("capture", "alerts"), [
+    ("ITI__ICS-Security-Tools/pcaps__openics__EIP-RebootorRestart.pcap", 2),   # EtherNet/IP, CIP
+    ("cisagov__icsnpp-bacnet/testing__traces__bacnet_error_reject_abort.pcap", 3),   # BACnet/IP
+    ("abdessamad-elamrani__traffic-factory/UPF-to-SMF-during-UE-sending-traffic.pcap", 0),  # PFCP
+    ("AgentCarter1__S7comm-Plus-Anomaly-Detection/"
+     "Wireshark_Paketler__yeni__offline_start_yenimisss.pcapng", 0),             # S7comm-plus
 ])
 def test_every_analyzer_gives_live_what_it_gives_from_the_file(
-        tap: Tap, start_sensor: StartSensor, tmp_path: Path, capture: str) -> None:
+        tap: Tap, start_sensor: StartSensor, tmp_path: Path, capture: str, alerts: int) -> None:
     out = tmp_path / "live.jsonl"
     sensor = start_sensor("--jsonl", str(out))
     sensor.wait_capturing()
@@ -144,6 +144,7 @@ def test_every_analyzer_gives_live_what_it_gives_from_the_file(
     assert summary(stderr)["received"] == sent
     live, offline = protocol_events(events(out)), protocol_events(replayed(PCAPS / capture))
     assert len(offline) >= 10 and live == offline
+    assert sum('"kind": "alert"' in item for item in offline) == alerts
 
 
 def test_a_capture_filter_keeps_only_what_it_names(tap: Tap, start_sensor: StartSensor,
