@@ -126,6 +126,14 @@ def protocol_events(evs: list[dict[str, Any]]) -> list[str]:
     return sorted(kept)
 
 
+def incidents(evs: list[dict[str, Any]]) -> list[str]:
+    """The last version of each incident, without its times and ids."""
+    latest = {e["event"]["id"]: e["incident"] for e in evs if e["event"]["kind"] == "signal"}
+    return sorted(json.dumps({k: v for k, v in incident.items()
+                              if k not in ("timeline", "alert_ids")}, sort_keys=True)
+                  for incident in latest.values())
+
+
 @pytest.mark.parametrize(("capture", "alerts"), [
     ("ITI__ICS-Security-Tools/pcaps__openics__EIP-RebootorRestart.pcap", 2),   # EtherNet/IP, CIP
     ("cisagov__icsnpp-bacnet/testing__traces__bacnet_error_reject_abort.pcap", 3),   # BACnet/IP
@@ -142,9 +150,12 @@ def test_every_analyzer_gives_live_what_it_gives_from_the_file(
     code, stderr = sensor.stop(signal.SIGTERM)
     assert code == 0, stderr
     assert summary(stderr)["received"] == sent
-    live, offline = protocol_events(events(out)), protocol_events(replayed(PCAPS / capture))
+    live_items, file_items = events(out), replayed(PCAPS / capture)
+    live, offline = protocol_events(live_items), protocol_events(file_items)
     assert len(offline) >= 10 and live == offline
     assert sum('"kind": "alert"' in item for item in offline) == alerts
+    assert incidents(live_items) == incidents(file_items)
+    assert len(incidents(file_items)) == (alerts > 0)
 
 
 def test_a_capture_filter_keeps_only_what_it_names(tap: Tap, start_sensor: StartSensor,
