@@ -67,6 +67,8 @@ class Deadline:
     True
     >>> deadline.passed_by({"@timestamp": "2015-10-22T18:00:01+08:00"})
     1445508001000000
+    >>> deadline.passed_by({"@timestamp": "2015-10-22 10:00:01.000000Z"})
+    1445508001000000
     """
 
     __slots__ = ("_text", "us")
@@ -87,7 +89,8 @@ class Deadline:
         stamp = event.get("@timestamp")
         if not isinstance(stamp, str):
             return None
-        if len(stamp) == len(self._text) and stamp[-1] == "Z" and stamp <= self._text:
+        if (len(stamp) == len(self._text) and stamp[10] == "T" and stamp[-1] == "Z"
+                and stamp <= self._text):
             return None
         ts = _readable_time(stamp)
         return ts if ts is not None and ts > self.us else None
