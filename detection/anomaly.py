@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -165,7 +164,7 @@ class AnomalyDetector:
         scored = self._score([window for _, window in closed])
         windows = [(index, alert) for (index, _), alert in zip(closed, scored, strict=True)
                    if alert is not None]
-        return sorted(violations + windows, key=itemgetter(0))
+        return violations + windows
 
     def process(self, events: Sequence[Event]) -> list[Event]:
         return alerts_of(self.place(events))

@@ -12,8 +12,9 @@ detectors see (fusion, incidents, the sinks) is the same however the input was c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import Any, Protocol
+
+from liaowang.events import inserted
 
 Event = dict[str, Any]
 Placed = tuple[int, Event]   # (index of the event that raised it, the alert)
@@ -44,14 +45,4 @@ def detect(detectors: Sequence[Detector], events: list[Event]) -> list[Event]:
     ['a', 'x', {'alert': 'x'}, 'b']
     """
     placed = [item for detector in detectors for item in detector.place(events)]
-    if not placed:
-        return events
-    placed.sort(key=itemgetter(0))   # stable: one detector's alerts keep their order
-    stream: list[Event] = []
-    start = 0
-    for index, alert in placed:
-        stream += events[start:index + 1]
-        stream.append(alert)
-        start = index + 1
-    stream += events[start:]
-    return stream
+    return inserted(events, [(index + 1, alert) for index, alert in placed])

@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from hashlib import blake2b
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 ID_SEPARATOR = "\x1f"     # between the parts of an event id
+Item = TypeVar("Item")
 
 
 def iso_timestamp(ts_us: int) -> str:
@@ -54,6 +56,25 @@ def parse_timestamp(text: str) -> int:
 def timestamp_us(event: Mapping[str, Any]) -> int | None:
     """``@timestamp`` in microseconds, or None when the event has none that reads as a time."""
     return _readable_time(event.get("@timestamp"))
+
+
+def inserted(items: list[Item], extras: list[tuple[int, Item]]) -> list[Item]:
+    """``items`` with each ``(position, extra)`` put in before ``items[position]`` (at the end
+    for ``len(items)``): events made apart from a stream, put where they belong in it. Extras
+    of one position keep their order.
+
+    >>> inserted(["a", "b"], [(2, "z"), (0, "x"), (0, "y")])
+    ['x', 'y', 'a', 'b', 'z']
+    """
+    if not extras:
+        return items
+    merged: list[Item] = []
+    taken = 0
+    for position, extra in sorted(extras, key=itemgetter(0)):
+        merged += items[taken:position]
+        merged.append(extra)
+        taken = position
+    return merged + items[taken:]
 
 
 class Deadline:

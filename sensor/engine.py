@@ -23,7 +23,7 @@ import numpy as np
 
 from liaowang.config import SensorSettings
 from liaowang.events import ID_SEPARATOR as SEP
-from liaowang.events import iso_timestamp, joined_event_id
+from liaowang.events import inserted, iso_timestamp, joined_event_id
 from sensor.analyzers import ANALYZERS, AnalyzerSpec, named
 from sensor.capture import Frame, FrameBlock
 from sensor.columnar import (
@@ -431,17 +431,8 @@ def _in_packet_order(events: list[Event], rows: list[int],
                      others: list[tuple[int, Event]]) -> list[Event]:
     """``events``, made at ``rows`` (ascending), with ``others`` (row, event) put in: each
     before the events of its row (a flow ends before the packet that ended it is counted)."""
-    if not others:
-        return events
     others.sort(key=itemgetter(0))
-    merged: list[Event] = []
-    taken = 0
-    for row, event in others:
-        upto = bisect_left(rows, row, taken)
-        merged += events[taken:upto]
-        merged.append(event)
-        taken = upto
-    return merged + events[taken:]
+    return inserted(events, [(bisect_left(rows, row), event) for row, event in others])
 
 
 def _datagram(packet: Packet, segment: bytes) -> bytes:

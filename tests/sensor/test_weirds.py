@@ -6,6 +6,7 @@ from collections import Counter
 
 from scapy.all import IP, TCP, Ether
 
+from liaowang.config import load_config
 from liaowang.schema import validate
 from sensor.capture import Frame
 from sensor.engine import Sensor
@@ -93,8 +94,6 @@ def test_a_flood_of_undecodable_packets_is_counted_whole_and_reported_in_a_sampl
 
 
 def test_the_sampling_follows_the_configuration(tmp_path) -> None:
-    from liaowang.config import load_config
-
     path = tmp_path / "liaowang.yml"
     path.write_text("sensor:\n  weirds: {first: 2, then_every: 3, window_s: 5}\n")
     sensor = Sensor.from_settings(load_config(path).sensor)
