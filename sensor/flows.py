@@ -293,7 +293,7 @@ class HashIndex:
         return index
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _find(hashes, slots, h):
     """(position, slot) of ``h``; slot -1 and the first free position when absent."""
     mask = len(slots) - 1
@@ -311,7 +311,7 @@ def _find(hashes, slots, h):
         pos = (pos + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _insert(hashes, slots, live, h, slot):
     pos, _ = _find(hashes, slots, h)
     live[0] += 1

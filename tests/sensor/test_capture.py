@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensor.capture import CaptureError, CaptureFile
+import sensor.capture as capture_module
+from sensor.capture import CaptureError, CaptureFile, Frame
 from sensor.engine import Sensor
 from tests.utils.pcaps import PCAPS, manifest, sensor_events
 
@@ -121,3 +124,32 @@ def test_a_damaged_capture_is_read_as_far_as_it_goes(tmp_path_factory, source, k
     events = sensor_events(path, sensor, 64)
     assert sensor.stats.packets == sum(1 for _ in CaptureFile(path))
     assert all(e["event"]["dataset"] for e in events)
+
+
+
+CHUNKED = {row["path"]: int(row["packets"]) for row in ROWS
+           if row["path"].endswith(("gtp1_gn_normal_incl_fragmentation.pcap",
+                                    "modbus__modbusSmall.pcap"))}
+
+
+def read_whole(path: Path, read_size: int) -> tuple[list[Frame], bool]:
+    with patch.object(capture_module, "READ_SIZE", read_size):
+        capture = CaptureFile(path)
+        return list(capture), capture.truncated
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(sorted(CHUNKED)), st.integers(1, 3000),
+       st.one_of(st.just(1.0), st.floats(0.0, 1.0)))
+def test_frames_do_not_depend_on_the_size_of_the_chunks_read(tmp_path_factory, source: str,
+                                                           read_size: int, keep: float) -> None:
+    """A pcap file is read in chunks: records cut by a chunk's end, records larger than a
+    chunk and a file cut short anywhere read as from one chunk."""
+    data = (PCAPS / source).read_bytes()
+    kept = data[:max(24, int(len(data) * keep))]
+    path = tmp_path_factory.mktemp("chunks") / "capture.pcap"
+    path.write_bytes(kept)
+    frames, truncated = read_whole(path, read_size)
+    assert (frames, truncated) == read_whole(path, len(data))
+    if kept == data:
+        assert len(frames) == CHUNKED[source] and not truncated
