@@ -287,8 +287,8 @@ class Sensor:
         """The per-packet path, for the packets of flows an analyzer listens to: the events,
         and the row of the packet that made each."""
         proto = cols.proto.astype(np.int64) << 16
-        wanted = (cols.status == OK) & (np.isin(proto | cols.dport, self.analyzer_ports)
-                                        | np.isin(proto | cols.sport, self.analyzer_ports))
+        wanted = (cols.status == OK) & (_listened(self.analyzer_ports, proto | cols.dport)
+                                        | _listened(self.analyzer_ports, proto | cols.sport))
         rows = np.flatnonzero(wanted)
         made_at: list[int] = []
         if not len(rows):
@@ -433,6 +433,16 @@ def _in_packet_order(events: list[Event], rows: list[int],
     before the events of its row (a flow ends before the packet that ended it is counted)."""
     others.sort(key=itemgetter(0))
     return inserted(events, [(bisect_left(rows, row), event) for row, event in others])
+
+
+def _listened(port_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which of ``keys`` (``proto << 16 | port``) are in the sorted ``port_keys``: a binary
+    search, a third of what ``np.isin`` takes (it sorts the keys too)."""
+    if not len(port_keys):
+        return np.zeros(len(keys), np.bool_)
+    at = np.searchsorted(port_keys, keys)
+    at[at == len(port_keys)] = 0
+    return port_keys[at] == keys
 
 
 def _datagram(packet: Packet, segment: bytes) -> bytes:
