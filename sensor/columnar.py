@@ -89,21 +89,21 @@ def decode_block(buf: np.ndarray, records: np.ndarray) -> Columns:
     _decode(buf, records["offset"], records["caplen"], records["linktype"], cols.status,
             cols.proto, cols.sport, cols.dport, cols.tcp_flags, cols.seq, cols.ack, cols.pay_off,
             cols.pay_len, cols.key, cols.hash, cols.a_is_src, cols.teid, cols.qfi, cols.tunnel,
-            cols.outer, cols.mac, cols.has_mac)
+            cols.outer, cols.mac, cols.has_mac, np.zeros(16, np.uint8), np.zeros(16, np.uint8))
     return cols
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _u16(buf, p):
     return (np.int64(buf[p]) << 8) | buf[p + 1]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _u32(buf, p):
     return (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (buf[p + 2] << 8) | buf[p + 3]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _link(buf, start, end, linktype):
     """(status, offset of the IP header, VLAN id) of one frame."""
     vlan = NO_VLAN
@@ -138,7 +138,7 @@ def _link(buf, start, end, linktype):
     return SLOW, 0, vlan
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _ip(buf, p, end, src, dst):
     """Parse an IP header at ``p``: (status, protocol, transport offset, end of the packet);
     the addresses go into ``src`` and ``dst`` (16 bytes each, IPv4 mapped into IPv6)."""
@@ -182,7 +182,7 @@ def _ip(buf, p, end, src, dst):
     return SLOW, 0, 0, 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _transport(buf, proto, q, ip_end):
     """(status, sport, dport, tcp flags, seq, payload offset, payload length)."""
     if proto == 6:
@@ -210,7 +210,7 @@ def _transport(buf, proto, q, ip_end):
     return OK, 0, 0, 0, 0, q, ip_end - q
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _gtpu_inner(buf, g, stop):
     """(inner IP offset or -1, end of the inner packet, TEID, QFI) of a GTP-U G-PDU at ``g``."""
     if g + 8 > stop:
@@ -242,10 +242,10 @@ def _gtpu_inner(buf, g, stop):
     return g + header, inner_end, teid, qfi
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def fill_key(keys, i, src, sport, dst, dport, proto, vlan):
     """Write the canonical flow key of one packet into row ``i`` of ``keys``; returns
-    (a_is_src, hash). Element by element: array slices cost a reference count each. The hash
+    (a_is_src, hash). Element by element: a slice would need reference counts. The hash
     takes the key eight bytes at a time (FNV-1a over words, then a multiply-shift mix so
     that every byte reaches the low bits the flow table indexes by): five multiplies in a
     chain instead of forty."""
@@ -274,9 +274,9 @@ def fill_key(keys, i, src, sport, dst, dport, proto, vlan):
 @njit(cache=True)
 def _decode(buf, offsets, caplens, linktypes, status, protos, sports, dports, tcp_flags, seqs,
             acks, pay_offs, pay_lens, keys, hashes, a_is_src, teids, qfis, tunnels, outers,
-            macs, has_mac):
-    src = np.zeros(16, np.uint8)
-    dst = np.zeros(16, np.uint8)
+            macs, has_mac, src, dst):
+    """Decode every frame into its row of the columns; ``src`` and ``dst``: room for the
+    addresses of the packet at hand."""
     for i in range(len(offsets)):
         start = offsets[i]
         end = start + caplens[i]

@@ -293,7 +293,7 @@ class HashIndex:
         return index
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _find(hashes, slots, h):
     """(position, slot) of ``h``; slot -1 and the first free position when absent."""
     mask = len(slots) - 1
@@ -311,7 +311,7 @@ def _find(hashes, slots, h):
         pos = (pos + 1) & mask
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _insert(hashes, slots, live, h, slot):
     pos, _ = _find(hashes, slots, h)
     live[0] += 1
@@ -371,7 +371,8 @@ def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns,
             slot = free[free_top[0]]
             _insert(index_hashes, index_slots, live, h, slot)
             created += 1
-            key[slot] = keys[i]
+            for k in range(KEY_LEN):    # element by element: a row view needs reference counts
+                key[slot, k] = keys[i, k]
             hash_[slot] = h
             src_is_a[slot] = a_is_src[i]
             first_ns[slot] = last_ns[slot] = ts
@@ -385,7 +386,8 @@ def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns,
             qfi[slot] = 255
             tunnel[slot] = False
             has_mac[slot] = has_macs[i]
-            mac[slot] = macs[i]
+            for k in range(12):
+                mac[slot, k] = macs[i, k]
             active[slot] = True
             end_reason[slot] = 0
         side = 0 if a_is_src[i] == src_is_a[slot] else 1
@@ -402,8 +404,9 @@ def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns,
         if tunnels[i]:
             if not tunnel[slot]:
                 tunnel[slot] = True
-                outer[slot, 0:16] = outers[i, 16:32] if side else outers[i, 0:16]
-                outer[slot, 16:32] = outers[i, 0:16] if side else outers[i, 16:32]
+                for k in range(16):     # oriented from the flow's source
+                    outer[slot, k] = outers[i, 16 + k] if side else outers[i, k]
+                    outer[slot, 16 + k] = outers[i, k] if side else outers[i, 16 + k]
             if teid[slot, side] == 0:
                 teid[slot, side] = teids[i]
             if qfis[i] != 255:

@@ -9,11 +9,14 @@ of a flow-metering replay of a million packets. ``python -m sensor.kernels build
 made from the sources of the kernel modules and the versions of numpy and Python, so an edit
 or an upgrade makes the sensor fall back to the JIT until the next build.
 
-Helpers that a loop calls for every packet take ``_nrt=False``: compiled without numba's
-reference counting, they neither take nor drop a reference to the arrays they are passed.
-With it (and with ``inline="always"``, which copies a helper's body into the loop and its
-references with it) the atomic counts cost more than the decoding: 200 ns a packet against
-100 without, on the benchmark's packets. They allocate nothing, so they need no counts.
+Kernels run without numba's reference counting (``_nrt=False``, and ``use_nrt`` off in the
+built module): they allocate nothing, their callers pass every array in. With it, every helper
+a loop called for every packet took and dropped an atomic reference to each array it was
+passed, inlined (``inline="always"``) or not, and those counts cost more than the decoding did:
+200 ns a packet against 40 without, on the benchmark's packets. Without it, ``inline="always"``
+is also the only way a built module inlines a helper (pycc links the helpers in after it has
+optimised the entry points), and an array row is copied element by element (a view would
+need a count).
 
 Kernel modules decorate their functions with :func:`njit` from here instead of numba's. Until a
 kernel is first called nothing is compiled or imported; then an entry point is taken from the
@@ -66,8 +69,9 @@ class Kernel:
 
 
 def njit(**options: Any) -> Callable[[Callable[..., Any]], Kernel]:
-    """``numba.njit(**options)``, compiled when first called (see the module's doc)."""
-    return lambda function: Kernel(function, options)
+    """``numba.njit(**options)`` without reference counting, compiled when first called (see
+    the module's doc)."""
+    return lambda function: Kernel(function, {"_nrt": False, **options})
 
 
 def backend() -> str:
@@ -136,6 +140,7 @@ def build(folder: Path = _HERE) -> Path:
     _jit_all()
     compiler = CC(f"_kernels_{key}")
     compiler.output_dir = str(folder)
+    compiler.use_nrt = False
     for exported, signature in _signatures().items():
         module, function = ENTRY_POINTS[exported]
         compiler.export(exported, signature)(getattr(sys.modules[module], function).py_func)
