@@ -5,7 +5,8 @@
 
 Tools, each a separate process, run one after the other on one CPU: run.py pins itself with
 ``sched_setaffinity`` (``--cpu``, default 0) and every process it starts inherits that, NFStream's
-meter process included:
+meter process included. With ``--repeat N`` the tools take turns: N rounds of one run each,
+each round starting one tool further on:
 
 - ``liaowang``: ``liaowang replay CAPTURE --jsonl /dev/null``; packets and flows from its summary
 - ``liaowang-flows``: the same with ``--analyzers none``: the flow meter, what NFStream is
@@ -171,8 +172,22 @@ def warm_page_cache(capture: Path) -> None:
             pass
 
 
-def best_of(tool: Tool, capture: Path, timeout: float, repeat: int) -> Outcome:
-    runs = [run_once(tool, capture, timeout) for _ in range(repeat)]
+def best_of_rounds(tools: Sequence[Tool], capture: Path, timeout: float, repeat: int
+                   ) -> list[Outcome]:
+    """Each tool's best run over ``repeat`` rounds, every round running each tool once and
+    starting one tool further on: the machine's speed drifts over minutes, so no tool has all
+    its runs in one stretch, or all after the same neighbour."""
+    runs: dict[str, list[Outcome]] = {tool.name: [] for tool in tools}
+    for round_number in range(1, repeat + 1):
+        start = (round_number - 1) % len(tools)
+        for tool in [*tools[start:], *tools[:start]]:
+            print(f"timing {tool.name} (round {round_number} of {repeat}) ...", file=sys.stderr,
+                  flush=True)
+            runs[tool.name].append(run_once(tool, capture, timeout))
+    return [_best(runs[tool.name]) for tool in tools]
+
+
+def _best(runs: list[Outcome]) -> Outcome:
     done = [run for run in runs if run.status == "ok"]
     return min(done, key=lambda run: run.seconds or 0.0) if done else runs[-1]
 
@@ -208,10 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.sched_setaffinity(0, {args.cpu})
     machine = machine_info(args.cpu)
     warm_page_cache(args.capture)
-    outcomes = []
-    for tool in (t for t in TOOLS if t.name in wanted):
-        print(f"timing {tool.name} ...", file=sys.stderr, flush=True)
-        outcomes.append(best_of(tool, args.capture, args.timeout, args.repeat))
+    outcomes = best_of_rounds([t for t in TOOLS if t.name in wanted], args.capture,
+                              args.timeout, args.repeat)
     results = {"capture": str(args.capture), "contents": capture_contents(args.capture),
                "machine": machine, "pinned_cpu": args.cpu, "repeat": args.repeat,
                "timeout_seconds": args.timeout, "tools": [asdict(o) for o in outcomes]}
