@@ -1,9 +1,9 @@
 """Capture files: classic pcap (micro- and nanosecond, either byte order) and pcapng.
 
-A file is read whole and indexed record by record; frames come out either one at a time
-(:class:`Frame`) or as a columnar :class:`FrameBlock` for the batch decoder. A file that is cut
-short is read up to the break and flagged ``truncated``; a file that is not a capture at all
-raises :class:`CaptureError`.
+A pcap file is read in chunks, a pcapng file mapped whole; both are indexed record by record.
+Frames come out either one at a time (:class:`Frame`) or as a columnar :class:`FrameBlock` for
+the batch decoder. A file that is cut short is read up to the break and flagged ``truncated``;
+a file that is not a capture at all raises :class:`CaptureError`.
 """
 
 from __future__ import annotations

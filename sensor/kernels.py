@@ -13,10 +13,10 @@ Kernels run without numba's reference counting (``_nrt=False``, and ``use_nrt`` 
 built module): they allocate nothing, their callers pass every array in. With it, every helper
 a loop called for every packet took and dropped an atomic reference to each array it was
 passed, inlined (``inline="always"``) or not, and those counts cost more than the decoding did:
-200 ns a packet against 40 without, on the benchmark's packets. Without it, ``inline="always"``
-is also the only way a built module inlines a helper (pycc links the helpers in after it has
-optimised the entry points), and an array row is copied element by element (a view would
-need a count).
+164 ns a packet against 78 without, on a block of the benchmark's packets. Without it,
+``inline="always"`` is also the only way a built module inlines a helper (pycc links the
+helpers in after it has optimised the entry points), and an array row is copied element by
+element (a view would need a count).
 
 Kernel modules decorate their functions with :func:`njit` from here instead of numba's. Until a
 kernel is first called nothing is compiled or imported; then an entry point is taken from the
