@@ -1,6 +1,6 @@
 """Capture files: classic pcap (micro- and nanosecond, either byte order) and pcapng.
 
-A pcap file is read in chunks, a pcapng file mapped whole; both are indexed record by record.
+A file is read in chunks, and its records or blocks indexed by compiled loops.
 Frames come out either one at a time (:class:`Frame`) or as a columnar :class:`FrameBlock` for
 the batch decoder. A file that is cut short is read up to the break and flagged ``truncated``;
 a file that is not a capture at all raises :class:`CaptureError`.
@@ -8,12 +8,10 @@ a file that is not a capture at all raises :class:`CaptureError`.
 
 from __future__ import annotations
 
-import mmap
 import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +26,9 @@ PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 MAX_TS_NS = 2**63 - 1
 DAMAGED_LINKTYPE = 65535     # reserved by the registry of link types
 MAX_RECORD = 256 * 1024 * 1024
-READ_SIZE = 2 * 1024 * 1024   # a pcap file is read in chunks of this size (see _pcap_blocks)
+READ_SIZE = 2 * 1024 * 1024   # a file is read in chunks of this size (see CaptureFile._read)
 RECORD = np.dtype([("number", np.int64), ("ts_ns", np.int64), ("linktype", np.int32),
                    ("wire_len", np.int64), ("offset", np.int64), ("caplen", np.int64)])
-Record = tuple[int, int, int, int, int, int]
 
 
 class CaptureError(Exception):
@@ -51,7 +48,7 @@ class Frame:
 class FrameBlock:
     """Frames as columns over one buffer: frame ``i`` is ``buf[offset[i]:offset[i]+caplen[i]]``."""
 
-    buf: bytes | mmap.mmap
+    buf: bytes
     records: np.ndarray  # of RECORD
 
     def __len__(self) -> int:
@@ -104,54 +101,45 @@ class CaptureFile:
 
     def blocks(self, size: int) -> Iterator[FrameBlock]:
         """The file as blocks of at most ``size`` frames."""
-        try:
-            if self._head[:4] in PCAP_MAGICS:
-                yield from self._pcap_blocks(size)
-                return
-            buf = _map(self.path)
-        except OSError as exc:
-            raise CaptureError(f"{self.path}: {exc.strerror or exc}") from exc
-        records = _pcapng_records(buf, self)
-        while len(block := np.fromiter(islice(records, size), dtype=RECORD)):
-            yield FrameBlock(buf, block)
+        if self._head[:4] == PCAPNG_SHB:
+            yield from self._read(_PcapngBlocks(), 0, size)
+        elif len(self._head) < 24:
+            self.truncated = True
+        else:
+            yield from self._read(_PcapRecords(self._head), 24, size)
 
     def __iter__(self) -> Iterator[Frame]:
         for block in self.blocks(4096):
             yield from block.frames()
 
-    def _pcap_blocks(self, size: int) -> Iterator[FrameBlock]:
-        """A pcap file is read a chunk at a time rather than mapped whole: the chunk the copy
-        leaves in the CPU's cache is then walked by the index and the decoder, where the walk
-        over a mapped file waited on memory at every record (index 0.13 s, now 0.06 s over
-        the million packets of the benchmark, the copy included). A record that a chunk cuts
-        is read again at the start of the next one."""
-        order, ns_per_tick = PCAP_MAGICS[self._head[:4]]
-        if len(self._head) < 24:
-            self.truncated = True
-            return
-        linktype = struct.unpack_from(order + "I", self._head, 20)[0] & 0x0FFFFFFF
-        number, at_file, want = 0, 24, READ_SIZE
-        with self.path.open("rb", buffering=0) as handle:
-            while chunk := os.pread(handle.fileno(), want, at_file):
-                data = np.frombuffer(chunk, dtype=np.uint8)
-                pos, need = 0, 0
-                while pos < len(data):
-                    records = np.zeros(size, dtype=RECORD)
-                    count, pos, need = _index_pcap(data, pos, order == ">", ns_per_tick,
-                                                   number, records["number"],
-                                                   records["ts_ns"], records["wire_len"],
-                                                   records["offset"], records["caplen"])
-                    records["linktype"] = linktype
-                    number += count
-                    if count:
-                        yield FrameBlock(chunk, records[:count])
-                    if need:
-                        break
-                at_file += pos
-                if need < 0 or (need and len(chunk) < want):   # damaged, or cut at the end
-                    self.truncated = True
-                    return
-                want = max(READ_SIZE, need)
+    def _read(self, reader: _PcapRecords | _PcapngBlocks, start: int, size: int
+              ) -> Iterator[FrameBlock]:
+        """The file from ``start``, read a chunk at a time rather than mapped whole: the chunk
+        the copy leaves in the CPU's cache is then walked by the index and the decoder, where
+        the walk over a mapped file waited on memory at every record (index 0.13 s, now 0.06 s
+        over the million packets of the benchmark, the copy included). A record that a chunk
+        cuts is read again at the start of the next one."""
+        number = 0
+        try:
+            with self.path.open("rb", buffering=0) as handle:
+                end = os.fstat(handle.fileno()).st_size
+                at_file, want = start, READ_SIZE
+                while at_file < end:
+                    chunk = os.pread(handle.fileno(), want, at_file)
+                    pos, need = 0, 0
+                    while pos < len(chunk) and not need:
+                        records = np.zeros(size, dtype=RECORD)
+                        count, pos, need = reader.index(chunk, pos, number, records)
+                        number += count
+                        if count:
+                            yield FrameBlock(chunk, records[:count])
+                    at_file += pos
+                    if not chunk or need < 0 or at_file + need > end:  # damaged, or cut short
+                        self.truncated = True
+                        return
+                    want = max(READ_SIZE, need)
+        except OSError as exc:
+            raise CaptureError(f"{self.path}: {exc.strerror or exc}") from exc
 
     def batches(self, size: int) -> Iterator[list[Frame]]:
         batch: list[Frame] = []
@@ -164,12 +152,105 @@ class CaptureFile:
             yield batch
 
 
-def _map(path: Path) -> bytes | mmap.mmap:
-    """The file's bytes, mapped into memory rather than copied when it is not empty."""
-    with path.open("rb") as handle:
-        if os.fstat(handle.fileno()).st_size == 0:
-            return b""
-        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+class _PcapRecords:
+    """How to index the records of a pcap file: its header's byte order, clock and link."""
+
+    def __init__(self, head: bytes) -> None:
+        order, self.ns_per_tick = PCAP_MAGICS[head[:4]]
+        self.big = order == ">"
+        self.linktype = struct.unpack_from(order + "I", head, 20)[0] & 0x0FFFFFFF
+
+    def index(self, chunk: bytes, pos: int, number: int, records: np.ndarray
+              ) -> tuple[int, int, int]:
+        """(records indexed, next position, bytes needed or -1): see :func:`_index_pcap`."""
+        count, pos, need = _index_pcap(np.frombuffer(chunk, np.uint8), pos, self.big,
+                                       self.ns_per_tick, number, records["number"],
+                                       records["ts_ns"], records["wire_len"],
+                                       records["offset"], records["caplen"])
+        records["linktype"] = self.linktype
+        return count, pos, need
+
+
+@dataclass(slots=True)
+class _Interface:
+    linktype: int
+    ns_per_tick: float
+
+
+class _PcapngBlocks:
+    """How to index the blocks of a pcapng file: packet blocks in a compiled loop; here, the
+    section headers (byte order) and interface descriptions (link type, clock) that say how to
+    read the packets after them, and any other block, passed over."""
+
+    def __init__(self) -> None:
+        self.order = "<"
+        self.interfaces: list[_Interface] = []
+        self._columns()
+
+    def index(self, chunk: bytes, pos: int, number: int, records: np.ndarray
+              ) -> tuple[int, int, int]:
+        """(records indexed, next position, bytes needed or -1): see :func:`_index_pcapng`."""
+        data, count = np.frombuffer(chunk, np.uint8), 0
+        while True:
+            found, pos, need = _index_pcapng(
+                data, pos, self.order == ">", self.linktypes, self.ns_per_tick, number + count,
+                *(records[name][count:] for name in RECORD.names))
+            count += found
+            if need != OTHER_BLOCK:
+                return count, pos, need
+            length, need = self._other_block(chunk, pos)
+            if need:
+                return count, pos, need
+            pos += length
+
+    def _other_block(self, chunk: bytes, pos: int) -> tuple[int, int]:
+        """Read the block at ``pos``, not a packet block: (its length, 0), or (0, the bytes it
+        needs to be whole in ``chunk``, or -1 when its length is damaged)."""
+        if pos + 12 > len(chunk):
+            return 0, 12
+        block_type = struct.unpack_from(self.order + "I", chunk, pos)[0]
+        order = self.order
+        if block_type == 0x0A0D0D0A:
+            order = "<" if chunk[pos + 8:pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+        length = struct.unpack_from(order + "I", chunk, pos + 4)[0]
+        if length < 12 or length % 4:
+            return 0, -1
+        if pos + length > len(chunk):
+            return 0, length
+        if block_type == 0x0A0D0D0A:
+            self.order, self.interfaces = order, []
+        elif block_type == 1:
+            self.interfaces.append(_interface(chunk[pos + 8:pos + length - 4], order))
+        self._columns()
+        return length, 0
+
+    def _columns(self) -> None:
+        self.linktypes = np.array([i.linktype for i in self.interfaces], np.int64)
+        self.ns_per_tick = np.array([i.ns_per_tick for i in self.interfaces], np.float64)
+
+
+def _interface(body: bytes, order: str) -> _Interface:
+    if len(body) < 8:   # damaged: its packets still count, as of a link type nobody uses
+        return _Interface(DAMAGED_LINKTYPE, 1_000.0)
+    linktype = struct.unpack_from(order + "H", body, 0)[0]
+    ns_per_tick = 1_000.0
+    for code, value in _options(body[8:], order):
+        if code == 9 and value:
+            resolution = value[0]
+            exponent = resolution & 0x7F
+            ticks_per_s = 2 ** exponent if resolution & 0x80 else 10 ** exponent
+            ns_per_tick = 1e9 / ticks_per_s
+    return _Interface(linktype, ns_per_tick)
+
+
+def _options(buf: bytes, order: str) -> Iterator[tuple[int, bytes]]:
+    pos = 0
+    while pos + 4 <= len(buf):
+        code, length = struct.unpack_from(order + "HH", buf, pos)
+        if code == 0:
+            return
+        yield code, buf[pos + 4:pos + 4 + length]
+        pos += 4 + length + (-length % 4)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -177,6 +258,11 @@ def _u32(data: np.ndarray, pos: int, big: bool) -> int:
     if big:
         return (data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]
     return data[pos] | (data[pos + 1] << 8) | (data[pos + 2] << 16) | (data[pos + 3] << 24)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _u16(data: np.ndarray, pos: int, big: bool) -> int:
+    return (data[pos] << 8) | data[pos + 1] if big else data[pos] | (data[pos + 1] << 8)
 
 
 @njit(cache=True, nogil=True)
@@ -207,78 +293,68 @@ def _index_pcap(data, pos, big, ns_per_tick, number, numbers, ts_ns, wire_lens, 
     return count, pos, np.int64(0)
 
 
-@dataclass(slots=True)
-class _Interface:
-    linktype: int
-    ns_per_tick: float
+OTHER_BLOCK = -2    # _index_pcapng stopped at a block that is not a packet block
+MAX_TS_FLOAT = 2.0 ** 63
 
 
-def _pcapng_records(buf: bytes, owner: CaptureFile) -> Iterator[Record]:
-    pos, end, number = 0, len(buf), 0
-    order = "<"
-    interfaces: list[_Interface] = []
-    while pos + 12 <= end:
-        block_type = struct.unpack_from(order + "I", buf, pos)[0]
-        if block_type == 0x0A0D0D0A:
-            order = "<" if buf[pos + 8:pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
-            interfaces = []
-        length = struct.unpack_from(order + "I", buf, pos + 4)[0]
-        if length < 12 or length % 4 or pos + length > end:
-            owner.truncated = True
-            return
-        if block_type == 1:
-            interfaces.append(_interface(buf[pos + 8:pos + length - 4], order))
-        elif block_type in (6, 3, 2):
-            record = _packet_block(block_type, buf, pos + 8, pos + length - 4, order,
-                                   interfaces, number + 1)
-            if record is not None:
-                number += 1
-                yield record
+@njit(cache=True, nogil=True)
+def _index_pcapng(data, pos, big, if_linktypes, if_ns_per_tick, number, numbers, ts_ns,
+                  linktypes, wire_lens, offsets, caplens):
+    """Index the packet blocks of ``data`` from ``pos`` into the columns until they are full, a
+    block is not whole in ``data`` or a block is not a packet block. Returns (count, where the
+    next block starts, what it needs): the bytes from its start that it needs to be whole when
+    it is not, -1 when its length is damaged, OTHER_BLOCK when it is not a packet block, 0
+    otherwise. A packet block that holds no readable packet (an interface not described, a
+    length beyond its block) is passed over and not numbered."""
+    end = len(data)
+    count = 0
+    while count < len(numbers) and pos < end:
+        if pos + 12 > end:
+            return count, pos, np.int64(12)
+        block_type = _u32(data, pos, big)
+        if block_type != 6 and block_type != 3 and block_type != 2:
+            return count, pos, np.int64(OTHER_BLOCK)
+        length = np.int64(_u32(data, pos + 4, big))
+        if length < 12 or length % 4:
+            return count, pos, np.int64(-1)
+        if pos + length > end:
+            return count, pos, length
+        if _packet(data, pos + 8, pos + length - 4, block_type, big, if_linktypes,
+                   if_ns_per_tick, count, ts_ns, linktypes, wire_lens, offsets, caplens):
+            numbers[count] = number + count + 1
+            count += 1
         pos += length
-    if pos != end:
-        owner.truncated = True
+    return count, pos, np.int64(0)
 
 
-def _interface(body: bytes, order: str) -> _Interface:
-    if len(body) < 8:   # damaged: its packets still count, as of a link type nobody uses
-        return _Interface(DAMAGED_LINKTYPE, 1_000.0)
-    linktype = struct.unpack_from(order + "H", body, 0)[0]
-    ns_per_tick = 1_000.0
-    for code, value in _options(body[8:], order):
-        if code == 9 and value:
-            resolution = value[0]
-            exponent = resolution & 0x7F
-            ticks_per_s = 2 ** exponent if resolution & 0x80 else 10 ** exponent
-            ns_per_tick = 1e9 / ticks_per_s
-    return _Interface(linktype, ns_per_tick)
-
-
-def _options(buf: bytes, order: str) -> Iterator[tuple[int, bytes]]:
-    pos = 0
-    while pos + 4 <= len(buf):
-        code, length = struct.unpack_from(order + "HH", buf, pos)
-        if code == 0:
-            return
-        yield code, buf[pos + 4:pos + 4 + length]
-        pos += 4 + length + (-length % 4)
-
-
-def _packet_block(block_type: int, buf: bytes, start: int, end: int, order: str,
-                  interfaces: list[_Interface], number: int) -> Record | None:
-    if block_type == 3:  # simple packet block: first interface, no timestamp
-        if not interfaces or end - start < 4:
-            return None
-        wire_len = struct.unpack_from(order + "I", buf, start)[0]
-        caplen = min(wire_len, end - start - 4)
-        return number, 0, interfaces[0].linktype, wire_len, start + 4, caplen
-    if end - start < 20:
-        return None
-    layout = "IIIII" if block_type == 6 else "HxxIIII"  # 2: the obsolete packet block
-    if_id, ts_high, ts_low, caplen, wire_len = struct.unpack_from(order + layout, buf, start)
-    if if_id >= len(interfaces) or start + 20 + caplen > end:
-        return None
-    iface = interfaces[if_id]
-    ticks = (ts_high << 32) | ts_low
-    ts_ns = ticks * 1000 if iface.ns_per_tick == 1_000.0 else int(ticks * iface.ns_per_tick)
+@njit(cache=True, nogil=True, inline="always")
+def _packet(data, start, stop, block_type, big, if_linktypes, if_ns_per_tick, i, ts_ns,
+            linktypes, wire_lens, offsets, caplens):
+    """Row ``i`` of the columns from the packet block whose body is ``data[start:stop]``;
+    False when it holds no packet that can be read."""
+    if block_type == 3:     # simple packet block: the first interface, no timestamp
+        if len(if_linktypes) == 0 or stop - start < 4:
+            return False
+        wire_len = _u32(data, start, big)
+        ts_ns[i], linktypes[i], wire_lens[i] = 0, if_linktypes[0], wire_len
+        offsets[i], caplens[i] = start + 4, min(wire_len, stop - start - 4)
+        return True
+    if stop - start < 20:
+        return False
+    if_id = _u32(data, start, big) if block_type == 6 else _u16(data, start, big)  # 2: obsolete
+    caplen = _u32(data, start + 12, big)
+    if if_id >= len(if_linktypes) or start + 20 + caplen > stop:
+        return False
+    ticks = (np.uint64(_u32(data, start + 4, big)) << np.uint64(32)) | np.uint64(
+        _u32(data, start + 8, big))
+    ns_per_tick = if_ns_per_tick[if_id]
     # a damaged timestamp may lie beyond what nanoseconds since 1970 can hold (the year 2262)
-    return number, min(ts_ns, MAX_TS_NS), iface.linktype, wire_len, start + 20, caplen
+    if ns_per_tick == 1000.0:
+        ts = (MAX_TS_NS if ticks > np.uint64(MAX_TS_NS // 1000)
+              else np.int64(ticks) * np.int64(1000))
+    else:
+        exact = np.float64(ticks) * ns_per_tick
+        ts = MAX_TS_NS if exact >= MAX_TS_FLOAT else np.int64(exact)
+    ts_ns[i], linktypes[i], wire_lens[i] = ts, if_linktypes[if_id], _u32(data, start + 16, big)
+    offsets[i], caplens[i] = start + 20, caplen
+    return True

@@ -39,6 +39,7 @@ from typing import Any
 KERNEL_MODULES = ("sensor.capture", "sensor.columnar", "sensor.flows", "sensor.live")
 ENTRY_POINTS = {   # exported name: (module, function)
     "index_pcap": ("sensor.capture", "_index_pcap"),
+    "index_pcapng": ("sensor.capture", "_index_pcapng"),
     "index_ring": ("sensor.live", "_index_ring"),
     "decode": ("sensor.columnar", "_decode"),
     "fill_key": ("sensor.columnar", "fill_key"),
@@ -197,7 +198,17 @@ def _ring_block(types: Any) -> tuple[Any, ...]:
             column, column, column, column, column)
 
 
+def _pcapng_chunk(types: Any) -> tuple[Any, ...]:
+    def column(kind: Any) -> Any:
+        return types.Array(kind, 1, "A")
+    return (types.Array(types.uint8, 1, "A", readonly=True), types.int64, types.boolean,
+            column(types.int64), column(types.float64), types.int64, column(types.int64),
+            column(types.int64), column(types.int32), column(types.int64), column(types.int64),
+            column(types.int64))
+
+
 _CALLED_ELSEWHERE: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    "index_pcapng": _pcapng_chunk,             # the demo capture is a pcap file
     "index_ring": _ring_block,                 # a live ring's block, not read from a file
     "fill_key": _bytes_row,                    # a row of the slow path, from Python
     "forget": _index_change("u64"),            # flows that end

@@ -129,7 +129,8 @@ def test_a_damaged_capture_is_read_as_far_as_it_goes(tmp_path_factory, source, k
 
 CHUNKED = {row["path"]: int(row["packets"]) for row in ROWS
            if row["path"].endswith(("gtp1_gn_normal_incl_fragmentation.pcap",
-                                    "modbus__modbusSmall.pcap"))}
+                                    "modbus__modbusSmall.pcap",
+                                    "pcapng__testregistration.pcapng"))}
 
 
 def read_whole(path: Path, read_size: int) -> tuple[list[Frame], bool]:
@@ -143,11 +144,11 @@ def read_whole(path: Path, read_size: int) -> tuple[list[Frame], bool]:
        st.one_of(st.just(1.0), st.floats(0.0, 1.0)))
 def test_frames_do_not_depend_on_the_size_of_the_chunks_read(tmp_path_factory, source: str,
                                                            read_size: int, keep: float) -> None:
-    """A pcap file is read in chunks: records cut by a chunk's end, records larger than a
-    chunk and a file cut short anywhere read as from one chunk."""
+    """A file is read in chunks: records (pcap) and blocks (pcapng) cut by a chunk's end or
+    larger than a chunk, and a file cut short anywhere, read as from one chunk."""
     data = (PCAPS / source).read_bytes()
     kept = data[:max(24, int(len(data) * keep))]
-    path = tmp_path_factory.mktemp("chunks") / "capture.pcap"
+    path = tmp_path_factory.mktemp("chunks") / Path(source).name
     path.write_bytes(kept)
     frames, truncated = read_whole(path, read_size)
     assert (frames, truncated) == read_whole(path, len(data))
