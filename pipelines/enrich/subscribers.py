@@ -47,10 +47,15 @@ FIELD_PATHS = {dataset: tuple(tuple(name.split(".")) for name in sorted(fields)
                               if name in SUBSCRIBER_IDS)
                for dataset, fields in DATASETS.items()}
 # What IN_TEXT needs at the least, checked at C speed before the regex runs over a whole event:
-# one of its words, or 11 digits after a character that is none of [A-Za-z0-9_.:-].
+# one of its words, or 11 digits after a character that is none of [A-Za-z0-9_.:-]. In the
+# classes a digit is 0, a hyphen stays, the letters that end the words (i, n, v) are w, other
+# letters and [_.:] are a: a word needs "w-", which most events hold nowhere (MAC addresses are
+# upper case, times have digits before their hyphens).
 IN_TEXT_WORDS = ("imsi-", "msisdn-", "imeisv-", "imei-", "supi-", "gpsi-", "suci-")
+WORD_ENDS = frozenset(word[-2] for word in IN_TEXT_WORDS)
 CHARACTER_CLASSES = str.maketrans({
-    chr(c): "0" if chr(c).isdigit() else "a" if chr(c).isalpha() or chr(c) in "_.:-" else " "
+    chr(c): "0" if chr(c).isdigit() else "w" if chr(c) in WORD_ENDS else
+    "a" if chr(c).isalpha() or chr(c) in "_.:" else "-" if chr(c) == "-" else " "
     for c in range(128)})
 
 
@@ -112,9 +117,12 @@ def _may_hold_identifier(text: str) -> bool:
     most events fail the test."""
     if not text.isascii():     # \w and \d take in letters and digits beyond ASCII
         return True
-    if any(word in text for word in IN_TEXT_WORDS):
-        return True
     classes = text.translate(CHARACTER_CLASSES)
+    end = classes.find("w-")
+    while end >= 0:     # where a word may end: does one?
+        if text.endswith(IN_TEXT_WORDS, 0, end + 2):
+            return True
+        end = classes.find("w-", end + 2)
     return " 00000000000" in classes or classes.startswith("00000000000")
 
 
