@@ -219,9 +219,10 @@ class _PcapngBlocks:
             return 0, length
         if block_type == 0x0A0D0D0A:
             self.order, self.interfaces = order, []
+            self._columns()
         elif block_type == 1:
             self.interfaces.append(_interface(chunk[pos + 8:pos + length - 4], order))
-        self._columns()
+            self._columns()
         return length, 0
 
     def _columns(self) -> None:
