@@ -9,6 +9,7 @@ a file that is not a capture at all raises :class:`CaptureError`.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,8 +91,11 @@ class CaptureFile:
         self.path = Path(path)
         try:
             with self.path.open("rb") as handle:
+                status = os.fstat(handle.fileno())
+                if not stat.S_ISREG(status.st_mode):   # it is read at offsets, in chunks
+                    raise CaptureError(f"{path} is not a regular file")
                 self._head = handle.read(24)
-                self.size = os.fstat(handle.fileno()).st_size
+                self.size = status.st_size
         except OSError as exc:
             raise CaptureError(f"{path}: {exc.strerror or exc}") from exc
         magic = self._head[:4]

@@ -45,6 +45,11 @@ def test_a_missing_file_is_refused(tmp_path) -> None:
         CaptureFile(tmp_path / "absent.pcap")
 
 
+def test_a_device_is_refused() -> None:
+    with pytest.raises(CaptureError, match="not a regular file"):
+        CaptureFile("/dev/null")
+
+
 def test_a_truncated_capture_is_read_up_to_the_break(tmp_path) -> None:
     whole = (PCAPS / "zeek__zeek/testing__btest__Traces__modbus__modbusSmall.pcap").read_bytes()
     cut = tmp_path / "cut.pcap"
