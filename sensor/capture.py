@@ -25,9 +25,11 @@ PCAP_MAGICS = {
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 MAX_TS_NS = 2**63 - 1
+MAX_TS_FLOAT = 2.0 ** 63
 DAMAGED_LINKTYPE = 65535     # reserved by the registry of link types
 MAX_RECORD = 256 * 1024 * 1024
 READ_SIZE = 2 * 1024 * 1024   # a file is read in chunks of this size (see CaptureFile._read)
+OTHER_BLOCK = -2    # _index_pcapng stopped at a block that is not a packet block
 RECORD = np.dtype([("number", np.int64), ("ts_ns", np.int64), ("linktype", np.int32),
                    ("wire_len", np.int64), ("offset", np.int64), ("caplen", np.int64)])
 
@@ -296,10 +298,6 @@ def _index_pcap(data, pos, big, ns_per_tick, number, numbers, ts_ns, wire_lens, 
         pos += 16 + caplen
         count += 1
     return count, pos, np.int64(0)
-
-
-OTHER_BLOCK = -2    # _index_pcapng stopped at a block that is not a packet block
-MAX_TS_FLOAT = 2.0 ** 63
 
 
 @njit(cache=True, nogil=True)

@@ -404,9 +404,10 @@ def _update(index_hashes, index_slots, live, free, free_top, idle_ns, active_ns,
         if tunnels[i]:
             if not tunnel[slot]:
                 tunnel[slot] = True
-                for k in range(16):     # oriented from the flow's source
-                    outer[slot, k] = outers[i, 16 + k] if side else outers[i, k]
-                    outer[slot, 16 + k] = outers[i, k] if side else outers[i, 16 + k]
+                sender, receiver = (16, 0) if side else (0, 16)   # from the flow's source
+                for k in range(16):
+                    outer[slot, k] = outers[i, sender + k]
+                    outer[slot, 16 + k] = outers[i, receiver + k]
             if teid[slot, side] == 0:
                 teid[slot, side] = teids[i]
             if qfis[i] != 255:
