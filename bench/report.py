@@ -12,20 +12,26 @@ MEMORY_TARGET_MIB = 1024
 PROTOCOLS = {"6": "TCP", "17": "UDP", "132": "SCTP"}
 WHY = {"132": " (NFStream keys SCTP by addresses alone, ports 0, so associations between the "
               "same two hosts become one flow)"}
-HEADER = ["tool", "packets", "wall s", "CPU s", "packets/s", "packets/CPU s",
-          "Liaowang vs tool"]
+HEADER = ["tool", "packets", "wall s", "start-up s", "CPU s", "packets/s",
+          "packets/s after start-up", "packets/CPU s", "Liaowang vs tool",
+          "Liaowang vs tool after start-up"]
 CONTENTION = 1.1   # wall-clock this much above CPU time is worth a note
 Results = dict[str, Any]
 
 
-def rates(results: Results) -> dict[str, float | None]:
-    """packets/s per tool: the capture's packets over the tool's wall-clock seconds."""
+def rates(results: Results, after_startup: bool = False) -> dict[str, float | None]:
+    """packets/s per tool: the capture's packets over the tool's wall-clock seconds; or, after
+    start-up, the packets after the first over the seconds beyond the run on the first alone."""
     total = results["contents"].get("packets")
     found: dict[str, float | None] = {}
     for tool in results["tools"]:
-        packets = total or tool["packets"]
-        ok = tool["status"] == "ok" and tool["seconds"] and packets
-        found[tool["tool"]] = packets / tool["seconds"] if ok else None
+        packets, seconds = total or tool["packets"], tool["seconds"]
+        if after_startup:
+            startup = tool.get("startup_seconds")
+            packets = packets - results.get("startup_packets", 1) if packets else None
+            seconds = seconds - startup if seconds and startup is not None else None
+        ok = tool["status"] == "ok" and seconds and seconds > 0 and packets
+        found[tool["tool"]] = packets / seconds if ok else None
     return found
 
 
@@ -43,7 +49,7 @@ def ratio(name: str, speeds: dict[str, float | None], mine_as: str = "liaowang")
 
 
 def rows(results: Results) -> list[list[str]]:
-    speeds = rates(results)
+    speeds, sustained = rates(results), rates(results, after_startup=True)
     versions = results["machine"]["versions"]
     out = []
     for tool in results["tools"]:
@@ -55,9 +61,11 @@ def rows(results: Results) -> list[list[str]]:
             continue
         speed, total = speeds[name], results["contents"].get("packets") or tool["packets"]
         on_cpu = total / tool["cpu_seconds"] if tool["cpu_seconds"] else None
-        out.append([label, _count(tool["packets"]), f"{tool['seconds']:.1f}",
-                    f"{tool['cpu_seconds']:.1f}", f"{speed:,.0f}" if speed else "n/a",
-                    f"{on_cpu:,.0f}" if on_cpu else "n/a", ratio(name, speeds)])
+        startup = tool.get("startup_seconds")
+        out.append([label, _count(tool["packets"]), f"{tool['seconds']:.2f}",
+                    f"{startup:.2f}" if startup is not None else "n/a",
+                    f"{tool['cpu_seconds']:.2f}", _rate(speed), _rate(sustained[name]),
+                    _rate(on_cpu), ratio(name, speeds), ratio(name, sustained)])
     return out
 
 
@@ -73,12 +81,16 @@ def table(results: Results) -> str:
 
 def flows_only_lines(results: Results) -> list[str]:
     """The flow meter alone against the peers that do no more than it does."""
-    speeds = rates(results)
-    if not speeds.get("liaowang-flows"):
-        return []
-    against = [f"{LABELS[name]} {ratio(name, speeds, 'liaowang-flows')}"
-               for name in ("nfstream", "tshark") if speeds.get(name)]
-    return [f"Liaowang's flow meter alone (`--analyzers none`) vs {'; vs '.join(against)}."]
+    lines = []
+    for after_startup, how in ((False, "start-up included"), (True, "after start-up")):
+        speeds = rates(results, after_startup)
+        if not speeds.get("liaowang-flows"):
+            continue
+        against = [f"{LABELS[name]} {ratio(name, speeds, 'liaowang-flows')}"
+                   for name in ("nfstream", "tshark") if speeds.get(name)]
+        lines.append(f"Liaowang's flow meter alone (`--analyzers none`), {how}: vs "
+                     f"{'; vs '.join(against)}.")
+    return lines
 
 
 def markdown(results: Results) -> str:
@@ -124,7 +136,8 @@ def machine_line(results: Results) -> str:
     return (f"Machine: {m['cpu_model']} ({m['cores']} cores, {m['memory_gib']} GiB), "
             f"Linux {m['kernel']}, Python {m['python']}; every tool pinned to CPU "
             f"{m['pinned_core']}; load average at start {load}. packets/s = capture packets / "
-            f"wall-clock seconds, start-up included.")
+            f"wall-clock seconds, start-up included; after start-up = the packets after the "
+            f"first / (those seconds − the seconds of a run on the first packet alone).")
 
 
 def flow_lines(results: Results) -> list[str]:
@@ -214,6 +227,10 @@ def _group(kind: str) -> str:
         return "plain TCP/UDP"
     return {"s7comm": "S7comm", "iec104": "IEC-104", "pfcp": "PFCP", "ngap": "NGAP",
             "modbus": "Modbus"}.get(kind, kind)
+
+
+def _rate(value: float | None) -> str:
+    return f"{value:,.0f}" if value else "n/a"
 
 
 def _count(value: int | None) -> str:

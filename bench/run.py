@@ -16,7 +16,10 @@ each round starting one tool further on:
 
 packets/s is the capture's packet count over the process's wall-clock time, start-up included,
 the same way for every tool (the capture is read once beforehand, so it is in the page cache
-for all); the best of ``--repeat`` runs counts. A tool over ``--timeout`` is
+for all); the best of ``--repeat`` runs counts. Each round also runs every tool on a copy of
+the capture's first packet: the best of those times is the tool's start-up, and packets/s after
+start-up is the rest of the capture over the rest of the time, what a sensor left running at a
+tap sustains. A tool over ``--timeout`` is
 stopped and reported as a timeout. Results go to stdout (a table, then a Markdown block for the
 README) and to ``results.json`` beside the capture.
 """
@@ -24,6 +27,7 @@ README) and to ``results.json`` beside the capture.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -39,6 +43,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import dpkt
+
 from bench.machine import machine_info
 from bench.report import markdown, table
 
@@ -46,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CAPTURE = ROOT / ".cache" / "bench" / "bench.pcap"
 SUMMARY = re.compile(r"packets=(\d+) flows=(\d+) events=(\d+) alerts=(\d+) malformed=(\d+) "
                      r"packets/s=([\d,.]+) seconds=([\d.]+)")
+STARTUP_PACKETS = 1
 TSHARK_FIELDS = ("frame.number", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport",
                  "tcp.dstport", "udp.srcport", "udp.dstport")
 
@@ -59,6 +66,7 @@ class Outcome:
     cpu_seconds: float | None = None
     packets: int | None = None     # as the tool counted them
     flows: int | None = None
+    startup_seconds: float | None = None  # best wall clock on the first packet alone
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -172,24 +180,47 @@ def warm_page_cache(capture: Path) -> None:
             pass
 
 
+def first_packets(capture: Path, count: int = STARTUP_PACKETS) -> Path:
+    """The capture's first ``count`` packets as a pcap beside it, same link type: a tool's time
+    on it is its start-up."""
+    out = capture.with_name(f"{capture.stem}.first{count}.pcap")
+    with capture.open("rb") as source, out.open("wb") as target:
+        reader = dpkt.pcap.UniversalReader(source)
+        writer = dpkt.pcap.Writer(target, snaplen=262144, linktype=reader.datalink(), nano=True)
+        for timestamp, frame in itertools.islice(reader, count):
+            writer.writepkt(frame, timestamp)
+    return out
+
+
 def best_of_rounds(tools: Sequence[Tool], capture: Path, timeout: float, repeat: int
                    ) -> list[Outcome]:
     """Each tool's best run over ``repeat`` rounds, every round running each tool once and
     starting one tool further on: the machine's speed drifts over minutes, so no tool has all
-    its runs in one stretch, or all after the same neighbour."""
+    its runs in one stretch, or all after the same neighbour. A run on the first packet alone
+    follows each run on the capture; the best of those is the tool's start-up."""
     runs: dict[str, list[Outcome]] = {tool.name: [] for tool in tools}
+    startups: dict[str, list[Outcome]] = {tool.name: [] for tool in tools}
+    first = first_packets(capture)
     for round_number in range(1, repeat + 1):
         start = (round_number - 1) % len(tools)
         for tool in [*tools[start:], *tools[:start]]:
             print(f"timing {tool.name} (round {round_number} of {repeat}) ...", file=sys.stderr,
                   flush=True)
             runs[tool.name].append(run_once(tool, capture, timeout))
-    return [_best(runs[tool.name]) for tool in tools]
+            startups[tool.name].append(run_once(tool, first, timeout))
+    first.unlink()
+    return [_with_startup(_best(runs[tool.name]), _best(startups[tool.name])) for tool in tools]
 
 
 def _best(runs: list[Outcome]) -> Outcome:
     done = [run for run in runs if run.status == "ok"]
     return min(done, key=lambda run: run.seconds or 0.0) if done else runs[-1]
+
+
+def _with_startup(outcome: Outcome, startup: Outcome) -> Outcome:
+    if startup.status == "ok":
+        outcome.startup_seconds = startup.seconds
+    return outcome
 
 
 def capture_contents(capture: Path) -> dict[str, Any]:
@@ -227,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               args.timeout, args.repeat)
     results = {"capture": str(args.capture), "contents": capture_contents(args.capture),
                "machine": machine, "pinned_cpu": args.cpu, "repeat": args.repeat,
+               "startup_packets": STARTUP_PACKETS,
                "timeout_seconds": args.timeout, "tools": [asdict(o) for o in outcomes]}
     if args.memory_json and args.memory_json.exists():
         results["flow_memory"] = json.loads(args.memory_json.read_text())
