@@ -71,25 +71,23 @@ class Correlation:
     def observe(self, member: str, event: Event, seen: Match) -> Completion | None:
         """The completion ``event`` brings about, after ``member`` matched it; ``seen`` is its
         time and evidence (:func:`match_of`), made once for every correlation it feeds."""
-        now = seen.ts_us
+        # Every flow passes here twice (port scan, host sweep): no helper calls in the loop.
+        now, groups = seen.ts_us, self._groups
         key = group_key(self._group_getters[member], event)
-        group = self._groups.pop(key, None)
+        group = groups.pop(key, None)
         if group is None or now - group.last_us > self.span_us:
             group = _Group(now, self._new_state())
-        if now > group.last_us:     # events may come slightly out of order
+        elif now > group.last_us:     # events may come slightly out of order
             group.last_us = now
         evidence = self._update(group, member, seen, event)
         if evidence is None:
-            self._groups[key] = group
-        self._expire(now)
-        return Completion(event, evidence, key) if evidence is not None else None
-
-    def _expire(self, now: int) -> None:
-        while self._groups:
-            oldest = next(iter(self._groups.values()))
-            if now - oldest.last_us <= self.span_us and len(self._groups) <= self.max_groups:
+            groups[key] = group
+        while groups:                 # expire idle groups, and the oldest beyond the cap
+            oldest = next(iter(groups.values()))
+            if now - oldest.last_us <= self.span_us and len(groups) <= self.max_groups:
                 break
-            self._groups.popitem(last=False)
+            groups.popitem(last=False)
+        return Completion(event, evidence, key) if evidence is not None else None
 
     def _in_window(self, first_us: int, now: int) -> bool:
         return now - first_us <= self.span_us
@@ -152,7 +150,8 @@ class EventCount(Correlation):
                 ) -> list[Evidence] | None:
         matches: deque[Match] = group.items
         matches.append(match)
-        while matches and not self._in_window(matches[0].ts_us, match.ts_us):
+        since = match.ts_us - self.span_us
+        while matches and matches[0].ts_us < since:
             matches.popleft()
         if len(matches) < self.threshold:
             return None
@@ -169,20 +168,21 @@ class ValueCount(Correlation):
             raise UnsupportedRule("value_count needs one condition field")
         self._value = field_getter(fieldref)
 
-    def _new_state(self) -> OrderedDict[Any, Match]:
-        return OrderedDict()
+    def _new_state(self) -> dict[Any, Match]:
+        return {}
 
     def _update(self, group: _Group, member: str, match: Match, event: Event
                 ) -> list[Evidence] | None:
-        values: OrderedDict[Any, Match] = group.items
         value = self._value(event)
         if value is None:
             return None
-        key = tuple(value) if isinstance(value, list) else value
+        key = tuple(value) if type(value) is list else value
+        values: dict[Any, Match] = group.items
         values.pop(key, None)
         values[key] = match
-        while values and not self._in_window(next(iter(values.values())).ts_us, match.ts_us):
-            values.popitem(last=False)
+        since = match.ts_us - self.span_us
+        while values and next(iter(values.values())).ts_us < since:
+            del values[next(iter(values))]
         if len(values) < self.threshold:
             return None
         return [item.evidence for item in values.values()]

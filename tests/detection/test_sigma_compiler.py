@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sigma.policy.profiles import TrustedPolicy
 from sigma.rule import SigmaRule
 
@@ -113,3 +116,65 @@ def test_index_narrows_candidates_to_rules_that_can_match() -> None:
                           (("wanted", wanted), ("other", other), ("anywhere", anywhere))])
     assert sorted(index.candidates(EVENT)) == ["anywhere", "wanted"]
     assert index.candidates({"modbus": {"function_code": 16.0}}) == ["anywhere", "other"]
+
+
+
+NUMBERS = st.one_of(st.integers(-3, 300), st.floats(-3, 300).map(lambda x: round(x, 1)))
+WORDS = st.sampled_from(["tcp", "UDP", "Modbus", "8", "8.0", "true", ""])
+PLAIN = st.one_of(NUMBERS, WORDS)
+SPECIAL = st.sampled_from(["a*", "dia?", "mod*s"])
+FOUND = st.one_of(st.none(), st.booleans(), st.integers(-3, 300), st.floats(allow_nan=True),
+                  st.sampled_from(["TCP", "udp", "modbus", "8", "8.0", "True", "abc", "dia1",
+                                   "", " tcp"]), st.integers(-3, 300).map(str))
+FOUND_OR_ARRAY = st.one_of(FOUND, st.lists(FOUND, max_size=3))
+
+
+def equals(value: Any, found: Any) -> bool:
+    """Sigma's equality as the compiler's docstring states it, for one plain value."""
+    if found is None:
+        return False
+    if type(found) is list:
+        return any(equals(value, item) for item in found)
+    if isinstance(value, str):
+        as_text = ("true" if found else "false") if type(found) is bool else str(found)
+        return as_text.lower() == value.lower()
+    if type(found) is bool:
+        return False
+    if isinstance(found, int | float):
+        return found == value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)      # as pySigma reads 2.0 in a rule
+    return str(found) == str(value)
+
+
+def list_rule(values: list[Any]) -> Any:
+    return compile_rule(rule(f"sel:\n  f.v: {json.dumps(values)}\ncondition: sel"))
+
+
+def near(value: Any) -> st.SearchStrategy[Any]:
+    """Field values close to a rule value: itself, its text in other cases, its neighbours."""
+    if isinstance(value, str):
+        return st.sampled_from([value, value.upper(), value.title(), value + " "])
+    return st.sampled_from([value, value + 1, float(value), str(value), str(value).upper()])
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.one_of(st.lists(NUMBERS, min_size=1, max_size=6),
+                        st.lists(WORDS, min_size=1, max_size=6),
+                        st.lists(PLAIN, min_size=1, max_size=6)), data=st.data())
+def test_a_list_of_plain_values_matches_where_one_of_them_equals_the_field(
+        values: list[Any], data: st.DataObject) -> None:
+    """A list of plain strings or numbers is one set lookup: it must match exactly where
+    one of its values equals the field's value (or an item of its array)."""
+    found = data.draw(st.one_of(FOUND_OR_ARRAY, st.sampled_from(values).flatmap(near)))
+    matches = list_rule(values)
+    assert matches({"f": {"v": found}}) is any(equals(v, found) for v in values)
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.one_of(PLAIN, SPECIAL), min_size=2, max_size=5), found=FOUND_OR_ARRAY)
+def test_a_list_with_wildcards_matches_as_its_values_one_by_one(values: list[Any], found: Any
+                                                                ) -> None:
+    one_by_one = [list_rule([v]) for v in values]
+    event = {"f": {"v": found}}
+    assert list_rule(values)(event) is any(matches(event) for matches in one_by_one)
