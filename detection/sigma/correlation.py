@@ -169,6 +169,8 @@ class ValueCount(Correlation):
         self._value = field_getter(fieldref)
 
     def _new_state(self) -> dict[Any, Match]:
+        # A plain dict, cheaper to update than an OrderedDict: it stays small (the group
+        # completes at the threshold), so the holes its deletions leave are few to skip.
         return {}
 
     def _update(self, group: _Group, member: str, match: Match, event: Event
@@ -181,8 +183,11 @@ class ValueCount(Correlation):
         values.pop(key, None)
         values[key] = match
         since = match.ts_us - self.span_us
-        while values and next(iter(values.values())).ts_us < since:
-            del values[next(iter(values))]
+        while values:
+            oldest = next(iter(values))
+            if values[oldest].ts_us >= since:
+                break
+            del values[oldest]
         if len(values) < self.threshold:
             return None
         return [item.evidence for item in values.values()]
