@@ -38,10 +38,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
-from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
-from sigma.processing.transformations import ValueListPlaceholderTransformation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import Placeholder, SigmaCIDRExpression, SigmaNumber, SigmaString, SigmaType
 
@@ -62,20 +59,6 @@ class MissingList(UnsupportedRule):
                          "not loaded until it is set", field)
 
 
-@dataclass
-class TypedListTransformation(ValueListPlaceholderTransformation):
-    """pySigma's value-list placeholder replacement, with addresses as CIDR tests and whole
-    numbers as numbers when the placeholder is the whole value."""
-
-    def apply_value(self, field: str | None, val: SigmaType) -> object:
-        if isinstance(val, SigmaString) and len(val.s) == 1 \
-                and isinstance(val.s[0], Placeholder) and self._pipeline is not None:
-            values = self._pipeline.vars.get(val.s[0].name)
-            if values is not None:
-                return [typed_value(value) for value in values]
-        return super().apply_value(field, val)
-
-
 def typed_value(value: ListValue) -> SigmaType:
     """One list value as the Sigma value the engine compares (see the module docstring)."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -84,14 +67,6 @@ def typed_value(value: ListValue) -> SigmaType:
         return SigmaCIDRExpression(str(ipaddress.ip_network(value, strict=False)))
     except ValueError:
         return SigmaString(str(value))
-
-
-def lists_pipeline(lists: Lists) -> ProcessingPipeline:
-    """The pySigma pipeline that fills the placeholders of a rule (also usable by backends)."""
-    return ProcessingPipeline(
-        name="liaowang lists", priority=10,
-        items=[ProcessingItem(TypedListTransformation(), identifier="liaowang_lists")],
-        vars={name: list(values) for name, values in lists.items()})
 
 
 def expand_lists(rule: SigmaRule, lists: Lists) -> SigmaRule:
@@ -104,6 +79,9 @@ def expand_lists(rule: SigmaRule, lists: Lists) -> SigmaRule:
     missing = sorted(name for name in needed if name not in lists)
     if missing:
         raise MissingList(missing, f"%{missing[0]}%")
+    # pySigma's processing pipelines (and the Jinja2 they import): a third of the start-up's
+    # pySigma time, for sites that set lists only
+    from detection.sigma.list_pipeline import lists_pipeline
     expanded = copy.deepcopy(rule)
     lists_pipeline({name: lists[name] for name in needed}).apply(expanded)
     return expanded
@@ -130,5 +108,4 @@ def detection_items(detection: SigmaDetection) -> Iterator[SigmaDetectionItem]:
             yield item
 
 
-__all__ = ["Lists", "MissingList", "expand_lists", "list_names", "lists_pipeline",
-           "typed_value"]
+__all__ = ["Lists", "MissingList", "expand_lists", "list_names", "typed_value"]

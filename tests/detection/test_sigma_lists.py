@@ -11,7 +11,8 @@ from sigma.rule import SigmaRule
 
 from detection.sigma import SigmaDetector
 from detection.sigma.compiler import compile_rule
-from detection.sigma.lists import MissingList, expand_lists, list_names, lists_pipeline
+from detection.sigma.list_pipeline import lists_pipeline
+from detection.sigma.lists import MissingList, expand_lists, list_names
 from detection.sigma.loader import load_pack
 from liaowang.config import ConfigError, load_config
 
