@@ -97,7 +97,9 @@ def _add_up(commands: argparse._SubParsersAction) -> None:
 
 def _add_replay(commands: argparse._SubParsersAction) -> None:
     replay = commands.add_parser("replay", help="run the sensor over capture files")
-    replay.add_argument("pcaps", nargs="+", metavar="PCAP", help="pcap or pcapng files")
+    replay.add_argument("pcaps", nargs="+", metavar="PCAP",
+                        help="pcap or pcapng captures: files, also gzip, xz or bzip2 "
+                             "compressed, or - for standard input")
     replay.add_argument("--store", metavar="URL",
                         help="store events here (sqlite:///path.db or http(s)://host:9200)")
     replay.add_argument("--jsonl", metavar="PATH", help="write JSON lines to PATH ('-': stdout)")
@@ -187,7 +189,8 @@ def run_replay(args: argparse.Namespace) -> int:
     detectors = _detectors(args, settings)
     cli_reload.reload_on_sighup()
     freeze_long_lived()   # the rule pack and sinks live as long as the run
-    with _progress_bar(sum(c.size for c in captures)) as progress:
+    streamed = any(capture.stream for capture in captures)   # of unknown length
+    with _progress_bar(None if streamed else sum(c.size for c in captures)) as progress:
         summary = replay(captures, sinks, settings.sensor, progress, detectors)
     flush_started = time.monotonic()
     spooled = wait_for_delivery(sinks, args.flush_timeout)
@@ -303,7 +306,7 @@ def _spooled(store: Store, settings: Settings, owns_store: bool = True) -> Sink:
 
 
 @contextmanager
-def _progress_bar(total: int) -> Iterator[Progress | None]:
+def _progress_bar(total: int | None) -> Iterator[Progress | None]:
     """A progress bar on a terminal; nothing when standard error is not one."""
     if not sys.stderr.isatty():
         yield None

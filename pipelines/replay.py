@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from detection.base import Detector, detect
 from liaowang.config import SensorSettings
@@ -58,19 +57,21 @@ def replay(captures: Sequence[CaptureFile], sinks: Sequence[Sink], settings: Sen
     summary = ReplaySummary()
     started = time.perf_counter()
     for capture in captures:
-        sensor = Sensor.from_settings(settings, pcap_file=Path(capture.path).name)
-        path = str(Path(capture.path).resolve())
+        sensor = Sensor.from_settings(settings, pcap_file=capture.name)
+        path = None if capture.stream else str(capture.path.resolve())
+        done = 0
         for block in capture.blocks(settings.batch_size):
             with collector_paused():   # the block's events are gone when it runs again
                 _emit(sinks, detect(detectors, _from_file(sensor.process_block(block), path)),
                       summary)
             if progress:
-                progress(int(block.records["caplen"].sum()) + 16 * len(block), capture.size)
+                progress(capture.consumed - done, capture.size)
+                done = capture.consumed
         with collector_paused():
             _emit(sinks, detect(detectors, _from_file(sensor.finish(), path)), summary)
         _add(summary, sensor)
         if capture.truncated:
-            summary.truncated.append(str(capture.path))
+            summary.truncated.append(capture.name if capture.stream else str(capture.path))
     _emit(sinks, [alert for detector in detectors for alert in detector.finish()], summary)
     for sink in sinks:
         sink.finish()
@@ -80,9 +81,11 @@ def replay(captures: Sequence[CaptureFile], sinks: Sequence[Sink], settings: Sen
     return summary
 
 
-def _from_file(events: list, path: str) -> list:
+def _from_file(events: list, path: str | None) -> list:
     """Events with the capture file they were read from (``log.file.path``), so that the
-    console can export their packets from it."""
+    console can export their packets from it; none for a stream, which is gone."""
+    if path is None:
+        return events
     for event in events:
         event["log"] = {"file": {"path": path}}
     return events

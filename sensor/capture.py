@@ -1,6 +1,7 @@
 """Capture files: classic pcap (micro- and nanosecond, either byte order) and pcapng.
 
-A file is read in chunks, and its records or blocks indexed by compiled loops.
+A capture is read in chunks (from a file, compressed or not, or a stream: :mod:`sensor.inputs`),
+and its records or blocks indexed by compiled loops.
 Frames come out either one at a time (:class:`Frame`) or as a columnar :class:`FrameBlock` for
 the batch decoder. A file that is cut short is read up to the break and flagged ``truncated``;
 a file that is not a capture at all raises :class:`CaptureError`.
@@ -8,8 +9,6 @@ a file that is not a capture at all raises :class:`CaptureError`.
 
 from __future__ import annotations
 
-import os
-import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sensor.inputs import STDIN, FileInput, InputError, StreamInput, open_input
 from sensor.kernels import njit
 
 PCAP_MAGICS = {
@@ -79,7 +79,9 @@ class FrameBlock:
 
 
 class CaptureFile:
-    """Frames of one pcap or pcapng file, in order.
+    """Frames of one pcap or pcapng capture, in order: a file, plain or compressed (gzip, xz,
+    bzip2), or a stream read once (``-`` for standard input, or a named pipe); see
+    :mod:`sensor.inputs`.
 
     >>> import tempfile, os
     >>> with tempfile.NamedTemporaryFile(delete=False) as f:
@@ -90,23 +92,30 @@ class CaptureFile:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path, self._where = Path(path), str(path)
+        self.name = "stdin" if self._where == STDIN else self.path.name
+        source = self._open()
+        self.size = source.size          # bytes of input, when known (0 for a stream)
+        self.stream = source.once        # standard input or a pipe: read once, then gone
+        self.consumed = 0                # bytes of input read so far, for a progress bar
+        self.truncated = False
         try:
-            with self.path.open("rb") as handle:
-                status = os.fstat(handle.fileno())
-                if not stat.S_ISREG(status.st_mode):   # it is read at offsets, in chunks
-                    raise CaptureError(f"{path} is not a regular file")
-                self._head = handle.read(24)
-                self.size = status.st_size
+            self._head = source.read_at(0, 24)
         except OSError as exc:
+            source.close()
             raise CaptureError(f"{path}: {exc.strerror or exc}") from exc
         magic = self._head[:4]
         if magic not in PCAP_MAGICS and magic != PCAPNG_SHB:
+            source.close()
             raise CaptureError(f"{path} is not a pcap or pcapng capture")
-        self.truncated = False
+        # A stream cannot be opened again; a file is, compressed or not, for each pass (a
+        # replay of many files does not hold them all open).
+        self._kept: FileInput | StreamInput | None = source if self.stream else None
+        if not self.stream:
+            source.close()
 
     def blocks(self, size: int) -> Iterator[FrameBlock]:
-        """The file as blocks of at most ``size`` frames."""
+        """The capture as blocks of at most ``size`` frames."""
         if self._head[:4] == PCAPNG_SHB:
             yield from self._read(_PcapngBlocks(), 0, size)
         elif len(self._head) < 24:
@@ -118,34 +127,56 @@ class CaptureFile:
         for block in self.blocks(4096):
             yield from block.frames()
 
-    def _read(self, reader: _PcapRecords | _PcapngBlocks, start: int, size: int
-              ) -> Iterator[FrameBlock]:
-        """The file from ``start``, read a chunk at a time rather than mapped whole: the chunk
-        the copy leaves in the CPU's cache is then walked by the index and the decoder, where
-        the walk over a mapped file waited on memory at every record (index 0.13 s, now 0.06 s
-        over the million packets of the benchmark, the copy included). A record that a chunk
-        cuts is read again at the start of the next one."""
-        number = 0
+    def _open(self) -> FileInput | StreamInput:
         try:
-            with self.path.open("rb", buffering=0) as handle:
-                end = os.fstat(handle.fileno()).st_size
-                at_file, want = start, READ_SIZE
-                while at_file < end:
-                    chunk = os.pread(handle.fileno(), want, at_file)
-                    pos, need = 0, 0
-                    while pos < len(chunk) and not need:
-                        records = np.zeros(size, dtype=RECORD)
-                        count, pos, need = reader.index(chunk, pos, number, records)
-                        number += count
-                        if count:
-                            yield FrameBlock(chunk, records[:count])
-                    at_file += pos
-                    if not chunk or need < 0 or at_file + need > end:  # damaged, or cut short
-                        self.truncated = True
-                        return
-                    want = max(READ_SIZE, need)
+            return open_input(self._where)
+        except InputError as exc:
+            raise CaptureError(str(exc)) from exc
         except OSError as exc:
             raise CaptureError(f"{self.path}: {exc.strerror or exc}") from exc
+
+    def _pass(self) -> FileInput | StreamInput:
+        """The input for one pass over the capture."""
+        if self._kept is not None:
+            source, self._kept = self._kept, None
+            return source
+        if self.stream:
+            raise CaptureError(f"{self.name} is a stream, read once")
+        return self._open()
+
+    def _read(self, reader: _PcapRecords | _PcapngBlocks, start: int, size: int
+              ) -> Iterator[FrameBlock]:
+        """The capture from ``start``, read a chunk at a time rather than mapped whole: the
+        chunk the copy leaves in the CPU's cache is then walked by the index and the decoder,
+        where the walk over a mapped file waited on memory at every record (index 0.13 s, now
+        0.06 s over the million packets of the benchmark, the copy included). A record that a
+        chunk cuts is read again at the start of the next one."""
+        number = 0
+        source = self._pass()
+        try:
+            at, want, need = start, READ_SIZE, 0
+            while True:
+                chunk = source.read_at(at, want, max(need, 1))
+                pos, need = 0, 0
+                while pos < len(chunk) and not need:
+                    records = np.zeros(size, dtype=RECORD)
+                    count, pos, need = reader.index(chunk, pos, number, records)
+                    number += count
+                    if count:
+                        self.consumed = source.consumed(at + pos)
+                        yield FrameBlock(chunk, records[:count])
+                at += pos
+                self.consumed = source.consumed(at)
+                if need < 0 or source.damaged or (source.ended and need):
+                    self.truncated = True    # damaged, or cut short
+                    return
+                if source.ended:             # the end, between two records
+                    return
+                want = max(READ_SIZE, need)
+        except OSError as exc:
+            raise CaptureError(f"{self.path}: {exc.strerror or exc}") from exc
+        finally:
+            source.close()
 
     def batches(self, size: int) -> Iterator[list[Frame]]:
         batch: list[Frame] = []

@@ -3,6 +3,7 @@ with tshark."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,11 +31,21 @@ class Kept(Sink):
         self.events += events
 
 
+@pytest.fixture(params=["plain", "gzip"])
+def capture(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The Modbus capture as it is, or kept gzip-compressed as an archive would keep it."""
+    if request.param == "plain":
+        return MODBUS_SMALL
+    packed = tmp_path / f"{MODBUS_SMALL.name}.gz"
+    packed.write_bytes(gzip.compress(MODBUS_SMALL.read_bytes()))
+    return packed
+
+
 @pytest.fixture
-def replayed_alert(store: Store) -> Event:
+def replayed_alert(store: Store, capture: Path) -> Event:
     """The first alert of a replay of a real Modbus capture, stored with its events."""
     kept = Kept()
-    replay(open_captures([str(MODBUS_SMALL)]), [kept], SensorSettings(name="tap1"),
+    replay(open_captures([str(capture)]), [kept], SensorSettings(name="tap1"),
            detectors=[SigmaDetector.load()])
     store.write(kept.events)
     return next(event for event in kept.events if event["event"]["kind"] == "alert")
