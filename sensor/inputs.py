@@ -1,7 +1,7 @@
-"""Where a capture's bytes come from: a regular file, read at offsets; or a stream, read once
-from front to back: standard input (``-``), a named pipe, or a gzip, xz or bzip2 file through
-its decompressor (archives of rotated captures are kept compressed, and ``tcpdump -w - | ...``
-or ``zcat | ...`` hand a capture over a pipe).
+"""Where a capture's bytes come from: a regular file, read at offsets; or a stream, read from
+front to back: a gzip, xz or bzip2 file through its decompressor (archives of rotated captures
+are kept compressed), or standard input (``-``) or a named pipe, read once (``tcpdump -w - |``
+hands a capture over a pipe).
 
 Both give :meth:`read_at`: the bytes from an offset on. The reader of a capture asks for a
 chunk at a time, and asks again from where the last record it could not finish begins, never
@@ -26,7 +26,7 @@ DECOMPRESSORS: dict[bytes, Callable[..., BinaryIO]] = {
     b"\x1f\x8b": gzip.open, b"\xfd7zXZ\x00": lzma.open, b"BZh": bz2.open}
 UNREAD_COMPRESSION = {b"\x28\xb5\x2f\xfd": "zstd", b"\x04\x22\x4d\x18": "lz4"}
 # What a decompressor raises on damaged or cut input: the capture ends there.
-DAMAGED_STREAM = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, OSError)
+DAMAGED_STREAM = (EOFError, zlib.error, lzma.LZMAError, OSError)
 
 
 class InputError(Exception):
@@ -45,6 +45,7 @@ class FileInput:
         self.ended = False  # the last read reached the end of the file
 
     def read_at(self, offset: int, size: int, least: int = 1) -> bytes:
+        """``size`` bytes from ``offset``, fewer only at the end (so ``least`` always)."""
         data = os.pread(self._handle.fileno(), size, offset)
         self.ended = len(data) < size
         return data
