@@ -100,7 +100,7 @@ class CaptureFile:
         self.consumed = 0                # bytes of input read so far, for a progress bar
         self.truncated = False
         try:
-            self._head = source.read_at(0, 24)
+            self._head = source.read_at(0, 24, 24)
         except OSError as exc:
             source.close()
             raise CaptureError(f"{path}: {exc.strerror or exc}") from exc

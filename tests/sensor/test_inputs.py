@@ -92,11 +92,14 @@ def test_a_cut_compressed_capture_is_read_up_to_the_break(tmp_path_factory, sour
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from([*SOURCES, GTP_FRAGMENTS]), st.integers(1, 3000))
-def test_a_pipe_reads_as_the_file_whatever_the_chunk_size(source: Path, read_size: int) -> None:
-    """Through a pipe, records cut by a chunk's end are kept for the next chunk."""
-    with patch.object(capture_module, "READ_SIZE", read_size), \
-            pipe_of(source.read_bytes()) as path:
+@given(st.sampled_from([*SOURCES, GTP_FRAGMENTS]), st.integers(1, 3000),
+       st.sampled_from(["", *sorted(COMPRESSORS)]))
+def test_a_pipe_reads_as_the_file_whatever_the_chunk_size(source: Path, read_size: int,
+                                                          suffix: str) -> None:
+    """Through a pipe, compressed or not, records cut by a chunk's end are kept for the next
+    chunk."""
+    data = COMPRESSORS[suffix](source.read_bytes()) if suffix else source.read_bytes()
+    with patch.object(capture_module, "READ_SIZE", read_size), pipe_of(data) as path:
         capture = CaptureFile(path)
         frames = list(capture)
         assert capture.stream
@@ -119,10 +122,13 @@ def test_zstd_is_refused_with_what_to_do(tmp_path: Path) -> None:
         CaptureFile(path)
 
 
-def test_replay_reads_standard_input(tmp_path: Path) -> None:
-    """``liaowang replay -``: the events of the file, named after standard input, with no
-    file for the console to export packets from."""
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_replay_reads_standard_input(tmp_path: Path, suffix: str) -> None:
+    """``liaowang replay -``, compressed or not: the events of the file, named after standard
+    input, with no file for the console to export packets from."""
     source = SOURCES[0]
+    sent = tmp_path / f"sent{suffix}"
+    sent.write_bytes(COMPRESSORS[suffix](source.read_bytes()) if suffix else source.read_bytes())
     liaowang = str(Path(sys.executable).with_name("liaowang"))
 
     def replay(arguments: list[str], **options: object) -> list[str]:
@@ -131,7 +137,7 @@ def test_replay_reads_standard_input(tmp_path: Path) -> None:
                        capture_output=True, **options)
         return out.read_text().splitlines()
 
-    with source.open("rb") as stdin:
+    with sent.open("rb") as stdin:
         piped = replay(["-"], stdin=stdin)
     from_file = replay([str(source)])
     assert len(piped) == len(from_file) > 20
