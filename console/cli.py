@@ -100,6 +100,10 @@ def _add_replay(commands: argparse._SubParsersAction) -> None:
     replay.add_argument("pcaps", nargs="+", metavar="PCAP",
                         help="pcap or pcapng captures: files, also gzip, xz or bzip2 "
                              "compressed, or - for standard input")
+    replay.add_argument("--rotated", action="store_true",
+                        help="the captures are one, cut into files in the order given (as "
+                             "tcpdump -G/-C or dumpcap -b write them): flows and sessions go "
+                             "on from one file into the next")
     replay.add_argument("--store", metavar="URL",
                         help="store events here (sqlite:///path.db or http(s)://host:9200)")
     replay.add_argument("--jsonl", metavar="PATH", help="write JSON lines to PATH ('-': stdout)")
@@ -183,7 +187,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from pipelines.replay import open_captures, replay
 
     settings = _settings(args)
-    captures = open_captures(args.pcaps)
+    captures = open_captures(args.pcaps, args.rotated)
     keep_freed_memory()
     sinks = _sinks(args, settings)
     detectors = _detectors(args, settings)
@@ -191,7 +195,7 @@ def run_replay(args: argparse.Namespace) -> int:
     freeze_long_lived()   # the rule pack and sinks live as long as the run
     streamed = any(capture.stream for capture in captures)   # of unknown length
     with _progress_bar(None if streamed else sum(c.size for c in captures)) as progress:
-        summary = replay(captures, sinks, settings.sensor, progress, detectors)
+        summary = replay(captures, sinks, settings.sensor, progress, detectors, args.rotated)
     flush_started = time.monotonic()
     spooled = wait_for_delivery(sinks, args.flush_timeout)
     webhooks = wait_for_webhooks(sinks, args.flush_timeout - (time.monotonic() - flush_started))

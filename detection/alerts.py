@@ -13,7 +13,7 @@ from typing import Any
 from detection.baseline import Violation
 from detection.features import Window
 from detection.operations import Event
-from liaowang.events import event_id, get_field, iso_timestamp, new_event
+from liaowang.events import capture_of, event_id, get_field, iso_timestamp, new_event
 
 ICS = frozenset({"modbus", "dnp3", "s7comm", "iec104", "enip", "opcua", "bacnet"})
 
@@ -42,7 +42,8 @@ def violation_alert(event: Event, violation: Violation) -> Event:
     alert["baseline"] = {"violation": violation.kind, "expected": violation.expected,
                          "observed": violation.observed}
     _copy_detail(alert, event)
-    _evidence(alert, [get_field(event, "event.id")], [get_field(event, "pcap.frame")])
+    _evidence(alert, [get_field(event, "event.id")],
+              [(get_field(event, "pcap.frame"), capture_of(event))])
     _threat(alert, technique)
     return alert
 
@@ -89,11 +90,14 @@ def _window_reason(window: Window, score: float, threshold: float,
             + ", ".join(parts))
 
 
-def _evidence(alert: Event, ids: list[Any], frames: list[Any]) -> None:
+def _evidence(alert: Event, ids: list[Any], frames: list[tuple[Any, str | None]]) -> None:
+    """The ids of the events behind the alert, and their frames (with the capture each counts
+    in) that are in the alert's own capture, which the packet export reads."""
     evidence: dict[str, Any] = {}
     if known_ids := [i for i in ids if i is not None]:
         evidence["event_ids"] = known_ids
-    if known_frames := [f for f in frames if f is not None]:
+    capture = capture_of(alert)
+    if known_frames := [f for f, at in frames if f is not None and at == capture]:
         evidence["frames"] = known_frames
     if evidence:
         alert["evidence"] = evidence

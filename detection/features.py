@@ -29,7 +29,7 @@ import numpy as np
 
 from detection.baseline import pair_key
 from detection.operations import Event, ProtocolView, addresses, client_server, view_of
-from liaowang.events import get_field, parse_timestamp
+from liaowang.events import capture_of, get_field, parse_timestamp
 
 FEATURE_SCHEMA_VERSION = 1
 OWN_FEATURES: tuple[str, ...] = (
@@ -67,7 +67,7 @@ class Window:
     writes: int = 0
     errors: int = 0
     evidence_ids: list[str] = field(default_factory=list)
-    evidence_frames: list[int] = field(default_factory=list)
+    evidence_frames: list[tuple[int, str | None]] = field(default_factory=list)  # , capture
     observer: str | None = None
     previous_request_us: int | None = None  # the pair's last request before this window
     last_event: Event | None = None
@@ -97,7 +97,7 @@ class Window:
         if (event_id := get_field(event, "event.id")) is not None:
             self.evidence_ids.append(event_id)
         if (frame := get_field(event, "pcap.frame")) is not None:
-            self.evidence_frames.append(frame)
+            self.evidence_frames.append((frame, capture_of(event)))
 
 
 class WindowBuilder:

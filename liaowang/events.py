@@ -150,6 +150,19 @@ def new_event(dataset: str, ts_us: int, observer: str, kind: str = "event") -> d
     }
 
 
+def capture_of(event: Mapping[str, Any]) -> str | None:
+    """The capture an event's ``pcap.frame`` counts in: its file's path (``log.file.path``),
+    else its name (``pcap.file``); None for a live interface, whose frames are counted on.
+
+    >>> capture_of({"pcap": {"file": "a.pcap", "frame": 3}})
+    'a.pcap'
+    """
+    log, pcap = event.get("log"), event.get("pcap")
+    if type(log) is dict and type(file := log.get("file")) is dict and file.get("path"):
+        return file["path"]
+    return pcap.get("file") if type(pcap) is dict else None
+
+
 def get_field(event: dict[str, Any], dotted: str) -> Any:
     """The value at a dotted ECS name, or None."""
     if dotted in event:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -10,7 +11,7 @@ from detection.base import Detector, detect
 from liaowang.config import SensorSettings
 from pipelines.enrich import EnrichedSinks
 from pipelines.sinks.base import Sink
-from sensor.capture import CaptureFile
+from sensor.capture import CaptureError, CaptureFile
 from sensor.collector import collector_paused
 from sensor.engine import Sensor
 
@@ -44,34 +45,42 @@ class ReplaySummary:
         return text
 
 
-def open_captures(paths: Sequence[str]) -> list[CaptureFile]:
-    """Open every file first, so a bad name fails before any work is done."""
-    return [CaptureFile(path) for path in paths]
+def open_captures(paths: Sequence[str], rotated: bool = False) -> list[CaptureFile]:
+    """Open every file first, so a bad name fails before any work is done. The files of a
+    rotated capture need names of their own: events name the file of their frame."""
+    captures = [CaptureFile(path) for path in paths]
+    names = Counter(capture.name for capture in captures)
+    twice = [name for name, count in names.items() if count > 1]
+    if rotated and twice:
+        raise CaptureError(f"the files of a rotated capture need names of their own: "
+                           f"{', '.join(twice)} more than once")
+    return captures
 
 
 def replay(captures: Sequence[CaptureFile], sinks: Sequence[Sink], settings: SensorSettings,
-           progress: Progress | None = None, detectors: Sequence[Detector] = ()
-           ) -> ReplaySummary:
+           progress: Progress | None = None, detectors: Sequence[Detector] = (),
+           rotated: bool = False) -> ReplaySummary:
     """Every capture through a sensor of its own, the detectors (whose state spans the
-    captures, in the order given) and into the sinks."""
+    captures, in the order given) and into the sinks. ``rotated``: the captures are one, cut
+    into files in the order given, and go through one sensor (:meth:`Sensor.next_file`)."""
     summary = ReplaySummary()
     started = time.perf_counter()
+    sensor: Sensor | None = None
+    paths: dict[str, str | None] = {}   # log.file.path by pcap.file
+    frames = 0
     for capture in captures:
-        sensor = Sensor.from_settings(settings, pcap_file=capture.name)
-        path = None if capture.stream else str(capture.path.resolve())
-        done = 0
-        for block in capture.blocks(settings.batch_size):
-            with collector_paused():   # the block's events are gone when it runs again
-                _emit(sinks, detect(detectors, _from_file(sensor.process_block(block), path)),
-                      summary)
-            if progress:
-                progress(capture.consumed - done, capture.size)
-                done = capture.consumed
-        with collector_paused():
-            _emit(sinks, detect(detectors, _from_file(sensor.finish(), path)), summary)
-        _add(summary, sensor)
-        if capture.truncated:
-            summary.truncated.append(capture.name if capture.stream else str(capture.path))
+        if sensor is not None and rotated:
+            capture.first_number = frames
+            sensor.next_file(capture.name, frames)
+        else:
+            sensor, paths = Sensor.from_settings(settings, pcap_file=capture.name), {}
+        paths[capture.name] = None if capture.stream else str(capture.path.resolve())
+        _read(capture, settings.batch_size, sensor, paths, sinks, detectors, summary, progress)
+        frames = capture.last_number
+        if not rotated or capture is captures[-1]:
+            with collector_paused():
+                _emit(sinks, detect(detectors, _from_file(sensor.finish(), paths)), summary)
+            _add(summary, sensor)
     _emit(sinks, [alert for detector in detectors for alert in detector.finish()], summary)
     for sink in sinks:
         sink.finish()
@@ -81,13 +90,35 @@ def replay(captures: Sequence[CaptureFile], sinks: Sequence[Sink], settings: Sen
     return summary
 
 
-def _from_file(events: list, path: str | None) -> list:
-    """Events with the capture file they were read from (``log.file.path``), so that the
-    console can export their packets from it; none for a stream, which is gone."""
-    if path is None:
+def _read(capture: CaptureFile, batch_size: int, sensor: Sensor, paths: dict[str, str | None],
+          sinks: Sequence[Sink], detectors: Sequence[Detector], summary: ReplaySummary,
+          progress: Progress | None) -> None:
+    """One capture's blocks through the sensor, the detectors and into the sinks."""
+    done = 0
+    for block in capture.blocks(batch_size):
+        with collector_paused():   # the block's events are gone when it runs again
+            _emit(sinks, detect(detectors, _from_file(sensor.process_block(block), paths)),
+                  summary)
+        if progress:
+            progress(capture.consumed - done, capture.size)
+            done = capture.consumed
+    if capture.truncated:
+        summary.truncated.append(capture.name if capture.stream else str(capture.path))
+
+
+def _from_file(events: list, paths: dict[str, str | None]) -> list:
+    """Events with the capture file their frame was read from (``log.file.path``), so that
+    the console can export their packets from it; none for a stream, which is gone."""
+    if len(paths) == 1:
+        (path,) = paths.values()
+        if path is not None:
+            for event in events:
+                event["log"] = {"file": {"path": path}}
         return events
     for event in events:
-        event["log"] = {"file": {"path": path}}
+        path = paths.get(event["pcap"]["file"])
+        if path is not None:
+            event["log"] = {"file": {"path": path}}
     return events
 
 

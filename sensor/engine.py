@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -132,6 +132,8 @@ class Sensor:
         self.observer = observer
         self.weirds = weirds or WeirdSampler()
         self.pcap_file = pcap_file
+        # a capture cut into files (next_file): each file's name, and the frames before it
+        self._file_names, self._file_starts = [pcap_file], [0]
         self.flows = FlowTable(idle_timeout_s, active_timeout_s, max_flows)
         self.dispatcher = Dispatcher(analyzers, strict=strict)
         self.analyzer_ports = self.dispatcher.port_keys()
@@ -148,6 +150,14 @@ class Sensor:
                    active_timeout_s=flows.active_timeout, max_flows=flows.max_flows,
                    analyzers=named(settings.analyzers), pcap_file=pcap_file,
                    weirds=WeirdSampler.from_settings(settings.weirds))
+
+    def next_file(self, name: str, frames_before: int) -> None:
+        """Go on into the next file of a capture cut into several (rotated by the tool that
+        wrote it): flows, sessions and timeouts continue. Its frames come numbered on from
+        ``frames_before``, so event ids are those of the uncut capture; events name the file
+        of their frame, with its number in that file."""
+        self._file_names.append(name)
+        self._file_starts.append(frames_before)
 
     def load_analyzers(self) -> None:
         """Load what the analyzers would otherwise load on their first PDU (a second for NGAP):
@@ -352,8 +362,15 @@ class Sensor:
                         "event": {"kind": "event", "dataset": dataset, "id": event_id},
                         "observer": {"name": observer}}
         if self.pcap_file:
-            event["pcap"] = {"file": self.pcap_file, "frame": frame}
+            event["pcap"] = self._in_file(frame)
         return event
+
+    def _in_file(self, frame: int) -> dict[str, Any]:
+        """``pcap``: the file that holds ``frame``, and its number there."""
+        if len(self._file_starts) == 1:
+            return {"file": self.pcap_file, "frame": frame}
+        at = bisect_right(self._file_starts, frame - 1) - 1
+        return {"file": self._file_names[at], "frame": frame - self._file_starts[at]}
 
     def _frame_after_endpoints(self, event: Event, frame: int) -> None:
         """Without a capture file, ``pcap`` holds the frame alone and comes after the endpoint

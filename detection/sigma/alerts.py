@@ -21,7 +21,7 @@ import orjson
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
-from liaowang.events import event_id
+from liaowang.events import capture_of, event_id
 
 Event = dict[str, Any]
 
@@ -38,15 +38,19 @@ _FIGHT_TECHNIQUE = re.compile(r"(fgt|t)\d{4}(\.\d{3})?")
 
 class Evidence(NamedTuple):
     """What an alert keeps of a contributing event (a named tuple: correlations make one for
-    every event they observe, and a frozen dataclass costs twice as much to build)."""
+    every event they observe, and a frozen dataclass costs twice as much to build): its id,
+    and its frame with the capture that frame counts in."""
 
     event_id: str
     frame: int | None
+    capture: str | None = None
 
     @classmethod
     def of(cls, event: Event) -> Evidence:
         pcap = event.get("pcap")
-        return cls(event["event"]["id"], pcap.get("frame") if isinstance(pcap, dict) else None)
+        if type(pcap) is not dict:
+            return cls(event["event"]["id"], None)
+        return cls(event["event"]["id"], pcap.get("frame"), capture_of(event))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,11 @@ def make_alert(info: RuleInfo, trigger: Event, evidence: Sequence[Evidence]) -> 
     if threat:
         alert["threat"] = threat
     alert["evidence"] = {"event_ids": [item.event_id for item in evidence]}
-    frames = [item.frame for item in evidence if item.frame is not None]
+    # frames name packets of the alert's own capture (export reads that one): an event of
+    # another (a correlation across the files of a replay) is in the ids alone
+    capture = capture_of(trigger)
+    frames = [item.frame for item in evidence
+              if item.frame is not None and item.capture == capture]
     if frames:
         alert["evidence"]["frames"] = frames
     return alert

@@ -67,6 +67,18 @@ def test_event_count_raises_once_when_the_window_fills(tmp_path: Path) -> None:
     assert alert["pcap"]["frame"] == 2 and validate(alert) == []
 
 
+def test_an_alert_lists_the_frames_of_its_own_capture_file(tmp_path: Path) -> None:
+    """A correlation across the files of one replay: every event in the ids, but frames only
+    of the alert's file, the one its packets are exported from."""
+    detector = SigmaDetector.load([pack(tmp_path, EVENT_COUNT)])
+    events = [event(i, i) for i in range(3)]
+    for each, path in zip(events, ["/caps/a.pcap", "/caps/b.pcap", "/caps/b.pcap"], strict=True):
+        each["log"] = {"file": {"path": path}}
+    (alert,) = corr_alerts(detector, events)
+    assert alert["evidence"] == {"event_ids": ["e0", "e1", "e2"], "frames": [1, 2]}
+    assert alert["log"]["file"]["path"] == "/caps/b.pcap"
+
+
 def test_event_count_window_is_event_time_and_groups_are_apart(tmp_path: Path) -> None:
     detector = SigmaDetector.load([pack(tmp_path, EVENT_COUNT)])
     spread = [event(i, i * 6) for i in range(3)]                   # 12 s from first to last
