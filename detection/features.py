@@ -67,7 +67,7 @@ class Window:
     writes: int = 0
     errors: int = 0
     evidence_ids: list[str] = field(default_factory=list)
-    evidence_frames: list[tuple[int, str | None]] = field(default_factory=list)  # , capture
+    evidence_frames: list[tuple[int, str | None]] = field(default_factory=list)  # (frame, capture)
     observer: str | None = None
     previous_request_us: int | None = None  # the pair's last request before this window
     last_event: Event | None = None
