@@ -43,10 +43,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import dpkt
-
 from bench.machine import machine_info
 from bench.report import markdown, table
+from pipelines.packets.pcapfile import PcapWriter
+from sensor.capture import CaptureFile
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CAPTURE = ROOT / ".cache" / "bench" / "bench.pcap"
@@ -184,11 +184,9 @@ def first_packets(capture: Path, count: int = STARTUP_PACKETS) -> Path:
     """The capture's first ``count`` packets as a pcap beside it, same link type: a tool's time
     on it is its start-up."""
     out = capture.with_name(f"{capture.stem}.first{count}.pcap")
-    with capture.open("rb") as source, out.open("wb") as target:
-        reader = dpkt.pcap.UniversalReader(source)
-        writer = dpkt.pcap.Writer(target, snaplen=262144, linktype=reader.datalink(), nano=True)
-        for timestamp, frame in itertools.islice(reader, count):
-            writer.writepkt(frame, timestamp)
+    frames = list(itertools.islice(CaptureFile(capture), count))
+    with out.open("wb") as target:
+        PcapWriter(target, frames[0].linktype).write(frames)
     return out
 
 

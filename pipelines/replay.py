@@ -50,8 +50,7 @@ def open_captures(paths: Sequence[str], rotated: bool = False) -> list[CaptureFi
     rotated capture need names of their own: events name the file of their frame."""
     captures = [CaptureFile(path) for path in paths]
     names = Counter(capture.name for capture in captures)
-    twice = [name for name, count in names.items() if count > 1]
-    if rotated and twice:
+    if rotated and (twice := [name for name, count in names.items() if count > 1]):
         raise CaptureError(f"the files of a rotated capture need names of their own: "
                            f"{', '.join(twice)} more than once")
     return captures

@@ -362,13 +362,12 @@ class Sensor:
                         "event": {"kind": "event", "dataset": dataset, "id": event_id},
                         "observer": {"name": observer}}
         if self.pcap_file:
-            event["pcap"] = self._in_file(frame)
+            event["pcap"] = ({"file": self.pcap_file, "frame": frame}
+                             if len(self._file_starts) == 1 else self._in_file(frame))
         return event
 
     def _in_file(self, frame: int) -> dict[str, Any]:
-        """``pcap``: the file that holds ``frame``, and its number there."""
-        if len(self._file_starts) == 1:
-            return {"file": self.pcap_file, "frame": frame}
+        """``pcap`` of a rotated capture: the file that holds ``frame``, its number there."""
         at = bisect_right(self._file_starts, frame - 1) - 1
         return {"file": self._file_names[at], "frame": frame - self._file_starts[at]}
 

@@ -19,8 +19,8 @@ from detection.sigma import SigmaDetector
 from liaowang.config import SensorSettings
 from pipelines.packets.pcapfile import PcapWriter
 from pipelines.replay import open_captures, replay
-from pipelines.sinks.base import Sink
 from sensor.capture import CaptureError, CaptureFile
+from tests.utils.events import KeptEvents
 from tests.utils.pcaps import PCAPS
 
 Event = dict[str, Any]
@@ -28,16 +28,9 @@ PFCP = PCAPS / "BerezinaElizaveta__Diploma/n4.pcap"     # PFCP alerts, 11 long f
 MODBUS = PCAPS / "zeek__zeek/testing__btest__Traces__modbus__modbusSmall.pcap"  # one session
 
 
-class Kept(Sink):
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def write(self, events: list[Event]) -> None:
-        self.events += events
-
 
 def run(paths: list[Path], rotated: bool) -> list[Event]:
-    kept = Kept()
+    kept = KeptEvents()
     replay(open_captures([str(p) for p in paths], rotated), [kept], SensorSettings(name="tap"),
            detectors=[SigmaDetector.load()], rotated=rotated)
     return kept.events

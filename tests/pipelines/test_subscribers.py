@@ -10,18 +10,11 @@ import pytest
 from liaowang.config import PrivacySettings, Settings
 from pipelines.enrich import EnrichedSinks, enrichments
 from pipelines.enrich.subscribers import IN_TEXT, SubscriberIds, load_or_create_key
-from pipelines.sinks.base import Sink
+from tests.utils.events import KeptEvents
 
 KEY = b"0123456789abcdef0123456789abcdef"
 IMSI = "001010123456789"
 
-
-class Collected(Sink):
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-    def write(self, events) -> None:
-        self.events += events
 
 
 def sbi_event(path: str) -> dict:
@@ -81,12 +74,12 @@ def test_a_missing_key_file_is_created_private_and_then_reused(tmp_path) -> None
 def test_the_default_configuration_pseudonymises_and_clear_mode_does_not(tmp_path) -> None:
     privacy = PrivacySettings(key_file=str(tmp_path / "k"))
     steps = enrichments(Settings(privacy=privacy))
-    collected = Collected()
+    collected = KeptEvents()
     EnrichedSinks(steps, [collected]).write([sbi_event(f"/x/imsi-{IMSI}")])
     assert IMSI not in collected.events[0]["url"]["path"]
 
     clear = enrichments(Settings(privacy=PrivacySettings(subscriber_ids="clear")))
-    collected = Collected()
+    collected = KeptEvents()
     EnrichedSinks(clear, [collected]).write([sbi_event(f"/x/imsi-{IMSI}")])
     assert collected.events[0]["url"]["path"] == f"/x/imsi-{IMSI}"
 

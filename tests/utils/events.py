@@ -12,6 +12,7 @@ from typing import Any
 
 from liaowang.events import event_id, iso_timestamp, new_event
 from liaowang.schema import validate
+from pipelines.sinks.base import Sink
 from pipelines.store.base import Event, merge_patch
 
 BASE_US = 1_445_508_000_000_000
@@ -20,6 +21,16 @@ BASE_US = 1_445_508_000_000_000
 CLIENT = ("10.0.0.1", 49152)
 PLC = ("10.0.0.2", 502)
 COMMUNITY_ID = "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+
+
+class KeptEvents(Sink):
+    """A sink that keeps every event written to it, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def write(self, events: list[Event]) -> None:
+        self.events += events
 
 
 def at(seconds: float) -> int:

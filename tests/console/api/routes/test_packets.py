@@ -14,21 +14,14 @@ from console.auth.roles import Role
 from detection.sigma import SigmaDetector
 from liaowang.config import SensorSettings
 from pipelines.replay import open_captures, replay
-from pipelines.sinks.base import Sink
 from pipelines.store.base import Event, Store
+from tests.utils.events import KeptEvents
 from tests.utils.pcaps import PCAPS
 from tests.utils.tshark import tshark_rows
 
 MODBUS_SMALL = PCAPS / "zeek__zeek" / "testing__btest__Traces__modbus__modbusSmall.pcap"
 PACKET = ("frame.time_epoch", "frame.len", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport")
 
-
-class Kept(Sink):
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def write(self, events: list[Event]) -> None:
-        self.events += events
 
 
 @pytest.fixture(params=["plain", "gzip"])
@@ -44,7 +37,7 @@ def capture(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 @pytest.fixture
 def replayed_alert(store: Store, capture: Path) -> Event:
     """The first alert of a replay of a real Modbus capture, stored with its events."""
-    kept = Kept()
+    kept = KeptEvents()
     replay(open_captures([str(capture)]), [kept], SensorSettings(name="tap1"),
            detectors=[SigmaDetector.load()])
     store.write(kept.events)
